@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/server"
+)
+
+func serverCmd() *cobra.Command {
+	var cfgPath, logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a server (standalone) from a zoo.cfg",
+		Long: "Run a zkd server. With --config it reads a standard ZooKeeper zoo.cfg;\n" +
+			"without, it serves on 127.0.0.1:2181 with its data under ./zkd-data.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var cfg *config.Config
+			var err error
+			if cfgPath != "" {
+				cfg, err = config.Load(cfgPath)
+				if err != nil {
+					return err
+				}
+			} else {
+				wd, err := os.Getwd()
+				if err != nil {
+					return err
+				}
+				cfg = config.Default(wd)
+			}
+			if logLevel != "" {
+				cfg.LogLevel = logLevel
+			}
+			if logFormat != "" {
+				cfg.LogFormat = logFormat
+			}
+			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			for _, k := range cfg.Unknown {
+				log.Warn("unknown zoo.cfg key ignored", zap.String("key", k))
+			}
+			if cfg.Quorum() {
+				log.Warn("server.N lines describe an ensemble; this build runs standalone only (ensemble support is issue #4)")
+			}
+			if cfg.ClientPort == 0 {
+				return fmt.Errorf("clientPort is not set in %s", cfgPath)
+			}
+			srv, err := server.New(cfg, log)
+			if err != nil {
+				return err
+			}
+			if err := srv.Start(); err != nil {
+				return err
+			}
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+			got := <-sig
+			log.Info("shutting down", zap.String("signal", got.String()))
+			srv.Stop()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "path of a zoo.cfg")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (overrides zkd.log.level)")
+	cmd.Flags().StringVar(&logFormat, "log-format", "", "console or json (overrides zkd.log.format)")
+	return cmd
+}
+
+func newLogger(level, format string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if level == "" {
+		level = "info"
+	}
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	var zc zap.Config
+	switch format {
+	case "", "console":
+		zc = zap.NewDevelopmentConfig()
+		zc.Development = false
+		zc.DisableStacktrace = true
+	case "json":
+		zc = zap.NewProductionConfig()
+	default:
+		return nil, fmt.Errorf("log format %q: want console or json", format)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.OutputPaths = []string{"stderr"}
+	return zc.Build()
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Printf("zkd %s\n", server.Version)
+		},
+	}
+}

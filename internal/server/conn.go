@@ -1,0 +1,354 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkd/zkd/internal/session"
+	"github.com/zkd/zkd/internal/wire"
+)
+
+// sessionlessTimeout closes connections that never finish the handshake
+// (zookeeper.nio.sessionlessCnxnTimeout).
+const sessionlessTimeout = 10 * time.Second
+
+// maxQueuedBytes bounds the replies queued for a client that does not
+// read; past it the connection is closed rather than letting one slow
+// client grow the server's memory without limit.
+const maxQueuedBytes = 64 << 20
+
+// maxPendingWrites bounds the writes one connection may have in the
+// pipeline; the reader stops reading the socket until some complete.
+const maxPendingWrites = 1000
+
+// conn is one client connection. The reader goroutine (serve) decodes
+// requests; the writer goroutine (writeLoop) sends queued frames. Replies
+// are queued in request order: reads wait for the connection's earlier
+// writes to be applied (waitWrites) before they run.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	remote string // "/ip:port" as ZooKeeper prints it
+	ip     string
+	log    *zap.Logger
+
+	outMu     sync.Mutex
+	out       [][]byte
+	outBytes  int
+	closeSent bool // a close was requested once the queue drains
+	outSig    chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	sid     atomic.Int64 // session id once established
+	timeout atomic.Int32
+
+	authMu  sync.Mutex
+	authIDs []wire.Id
+
+	// pending counts this connection's writes between submit and reply.
+	pendMu   sync.Mutex
+	pendCond *sync.Cond
+	pending  int
+
+	stats connStats
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		srv:    s,
+		nc:     nc,
+		remote: "/" + nc.RemoteAddr().String(),
+		outSig: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.ip = ta.IP.String()
+		c.remote = "/" + ta.IP.String() + ":" + fmt.Sprint(ta.Port)
+	} else {
+		c.ip = nc.RemoteAddr().String()
+	}
+	c.log = s.log.With(zap.String("client", c.remote))
+	c.pendCond = sync.NewCond(&c.pendMu)
+	c.stats.established = time.Now()
+	// Every connection starts with the ip identity (IPAuthenticationProvider).
+	c.authIDs = []wire.Id{{Scheme: "ip", ID: c.ip}}
+	return c
+}
+
+func (c *conn) sessionID() wire.SessionID { return wire.SessionID(c.sid.Load()) }
+
+// SessionID names this connection's watches in dumps.
+func (c *conn) SessionID() wire.SessionID { return c.sessionID() }
+
+func (c *conn) ids() []wire.Id {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return append([]wire.Id(nil), c.authIDs...)
+}
+
+func (c *conn) serve() {
+	defer c.close()
+	go c.writeLoop()
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	_ = c.nc.SetReadDeadline(time.Now().Add(sessionlessTimeout))
+
+	// A fresh connection whose first four bytes spell a known four-letter
+	// word is a command, not a session (wire.md §16).
+	if head, err := br.Peek(4); err == nil {
+		if cmd := string(head); isFourLetterWord(cmd) {
+			c.srv.stats.packetsReceived.Add(1)
+			_, _ = br.Discard(4)
+			c.runFourLetterWord(cmd, br)
+			return
+		}
+	}
+	frame, err := wire.ReadFrame(br, c.srv.maxFrame(), nil)
+	if err != nil {
+		c.logReadError("handshake", err)
+		return
+	}
+	c.srv.stats.packetsReceived.Add(1)
+	c.stats.received.Add(1)
+	if !c.handshake(frame) {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+
+	var buf []byte
+	for {
+		frame, err := wire.ReadFrame(br, c.srv.maxFrame(), buf)
+		if err != nil {
+			c.logReadError("read", err)
+			return
+		}
+		if cap(frame) > cap(buf) && cap(frame) <= 64<<10 {
+			buf = frame[:0]
+		}
+		c.srv.stats.packetsReceived.Add(1)
+		c.stats.received.Add(1)
+		c.srv.sessions.Touch(c.sessionID(), time.Now().UnixMilli())
+		if !c.handleFrame(frame) {
+			return
+		}
+	}
+}
+
+func (c *conn) logReadError(stage string, err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		c.log.Debug("client closed connection", zap.String("stage", stage))
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		// jute.maxbuffer exceeded: ZooKeeper closes without a reply.
+		c.log.Warn("closing connection: packet length out of range", zap.String("stage", stage),
+			zap.Int("jute.maxbuffer", c.srv.maxFrame()), zap.Error(err))
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.log.Info("closing connection: no handshake in time", zap.String("stage", stage))
+			return
+		}
+		c.log.Debug("closing connection", zap.String("stage", stage), zap.Error(err))
+	}
+}
+
+// handshake processes the ConnectRequest (ZooKeeperServer.processConnectRequest).
+// It returns false when the connection must close.
+func (c *conn) handshake(frame []byte) bool {
+	var req wire.ConnectRequest
+	if err := wire.Unmarshal(frame, c.srv.maxNested(), &req); err != nil {
+		c.log.Info("closing connection: malformed ConnectRequest", zap.Error(err))
+		return false
+	}
+	if req.LastZxidSeen > c.srv.tree.LastZxid() {
+		// The client has seen a newer state than ours: make it try another
+		// server by closing without a reply.
+		c.log.Info("refusing session: client has seen a newer zxid",
+			zap.Stringer("clientZxid", wire.Zxid(req.LastZxidSeen)),
+			zap.Stringer("ourZxid", wire.Zxid(c.srv.tree.LastZxid())))
+		return false
+	}
+	timeout := c.srv.negotiateTimeout(req.TimeOut)
+	now := time.Now().UnixMilli()
+	if req.SessionID == 0 {
+		sess := c.srv.sessions.Create(timeout, now)
+		c.sid.Store(int64(sess.ID))
+		c.timeout.Store(timeout)
+		c.srv.bindSession(sess.ID, c)
+		// createSession is a transaction; the reply goes out when it is
+		// applied, and only then do we read further requests.
+		done := make(chan struct{})
+		c.beginWrite()
+		c.srv.pipe.submit(&request{
+			conn: c, session: sess.ID, op: wire.OpCreateSession,
+			rec: &wire.CreateSessionTxn{TimeOut: timeout}, connect: &req, onDone: done,
+		})
+		select {
+		case <-done:
+		case <-c.done:
+			return false
+		}
+		c.log.Debug("session established", zap.Stringer("session", sess.ID), zap.Int32("timeout", timeout))
+		return true
+	}
+
+	id := wire.SessionID(req.SessionID)
+	// Close any other connection of this session first, even if the
+	// password turns out wrong (verified against ZooKeeper).
+	if old := c.srv.connOf(id); old != nil && old != c {
+		old.close()
+	}
+	if err := c.srv.sessions.Validate(id, req.Passwd); err != nil {
+		c.log.Info("refusing session reconnect", zap.Stringer("session", id), zap.Error(err))
+		c.sendConnectResponse(&req, 0, 0, nil)
+		c.closeAfterFlush()
+		return false
+	}
+	c.srv.sessions.SetTimeout(id, timeout, now)
+	c.sid.Store(int64(id))
+	c.timeout.Store(timeout)
+	c.srv.bindSession(id, c)
+	pw := session.Password(id)
+	c.sendConnectResponse(&req, timeout, id, pw[:])
+	c.log.Debug("session resumed", zap.Stringer("session", id))
+	return true
+}
+
+func (c *conn) sendConnectResponse(req *wire.ConnectRequest, timeout int32, id wire.SessionID, passwd []byte) {
+	if passwd == nil {
+		passwd = make([]byte, 16)
+	}
+	resp := wire.ConnectResponse{
+		TimeOut: timeout, SessionID: int64(id), Passwd: passwd,
+		HasReadOnly: req.HasReadOnly, ReadOnly: false,
+	}
+	c.send(wire.MarshalFrame(&resp))
+}
+
+// beginWrite records a write entering the pipeline for this connection.
+func (c *conn) beginWrite() {
+	c.pendMu.Lock()
+	for c.pending >= maxPendingWrites && !c.isClosed() {
+		c.pendCond.Wait()
+	}
+	c.pending++
+	c.pendMu.Unlock()
+}
+
+// endWrite is called by the applier after the write's reply is queued.
+func (c *conn) endWrite() {
+	c.pendMu.Lock()
+	c.pending--
+	c.pendMu.Unlock()
+	c.pendCond.Broadcast()
+}
+
+// waitWrites blocks until every earlier write of this connection has been
+// applied and answered, so a read sees them and answers after them.
+func (c *conn) waitWrites() {
+	c.pendMu.Lock()
+	for c.pending > 0 && !c.isClosed() {
+		c.pendCond.Wait()
+	}
+	c.pendMu.Unlock()
+}
+
+// send queues one encoded frame. It never blocks on the network.
+func (c *conn) send(frame []byte) {
+	c.outMu.Lock()
+	if c.closeSent || c.isClosed() {
+		c.outMu.Unlock()
+		return
+	}
+	c.out = append(c.out, frame)
+	c.outBytes += len(frame)
+	over := c.outBytes > maxQueuedBytes
+	c.outMu.Unlock()
+	c.srv.stats.packetsSent.Add(1)
+	c.stats.sent.Add(1)
+	if over {
+		c.log.Warn("closing connection: client is not reading its replies",
+			zap.Int("queuedBytes", maxQueuedBytes))
+		go c.close()
+		return
+	}
+	select {
+	case c.outSig <- struct{}{}:
+	default:
+	}
+}
+
+// closeAfterFlush closes the connection once queued frames are written.
+func (c *conn) closeAfterFlush() {
+	c.outMu.Lock()
+	c.closeSent = true
+	c.outMu.Unlock()
+	select {
+	case c.outSig <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) writeLoop() {
+	var batch net.Buffers
+	for {
+		select {
+		case <-c.outSig:
+		case <-c.done:
+			return
+		}
+		c.outMu.Lock()
+		frames := c.out
+		c.out = nil
+		c.outBytes = 0
+		closing := c.closeSent
+		c.outMu.Unlock()
+		if len(frames) > 0 {
+			batch = append(batch[:0], frames...)
+			if _, err := batch.WriteTo(c.nc); err != nil {
+				c.log.Debug("write failed", zap.Error(err))
+				c.close()
+				return
+			}
+		}
+		if closing {
+			c.outMu.Lock()
+			empty := len(c.out) == 0
+			c.outMu.Unlock()
+			if empty {
+				c.close()
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// close tears the connection down once: socket, registry, watches. The
+// session itself lives on until it expires or is closed by a request.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.nc.Close()
+		c.srv.unregister(c)
+		c.srv.watches.RemoveWatcher(c)
+		// Wake a reader blocked on backpressure so it can exit.
+		c.pendCond.Broadcast()
+	})
+}

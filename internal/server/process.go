@@ -1,0 +1,510 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkd/zkd/internal/auth"
+	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/watch"
+	"github.com/zkd/zkd/internal/wire"
+)
+
+// handleFrame decodes and runs one request. It returns false when the
+// connection must close.
+func (c *conn) handleFrame(frame []byte) bool {
+	start := time.Now()
+	d := wire.NewDecoder(frame, c.srv.maxNested())
+	var hdr wire.RequestHeader
+	hdr.Decode(d)
+	if d.Err != nil {
+		c.log.Info("closing connection: malformed request header", zap.Error(d.Err))
+		return false
+	}
+	body := frame[d.Off:]
+	c.stats.lastOp.Store(int32(hdr.Type))
+	c.stats.lastCxid.Store(hdr.Xid)
+
+	switch {
+	case hdr.Type == wire.OpAuth:
+		// Answered at once, not queued behind pending requests (wire.md §14.4).
+		return c.handleAuth(hdr, body)
+	case hdr.Type == wire.OpSASL:
+		c.log.Info("SASL is not supported; closing connection")
+		c.reply(hdr.Xid, 0, wire.ErrAuthFailed, nil, start)
+		c.closeAfterFlush()
+		return false
+	case !hdr.Type.Known() || hdr.Type == wire.OpCreateSession || hdr.Type == wire.OpDeleteContainer:
+		c.log.Info("closing connection: unknown opcode", zap.Int32("op", int32(hdr.Type)))
+		c.reply(hdr.Xid, -1, wire.ErrUnimplemented, nil, start)
+		c.closeAfterFlush()
+		return false
+	}
+
+	if c.srv.isWriteRequest(hdr.Type) {
+		rec, code := decodeWriteRequest(hdr.Type, body, c.srv.maxNested())
+		if code != wire.OK {
+			c.waitWrites()
+			c.reply(hdr.Xid, c.srv.tree.LastZxid(), code, nil, start)
+			return true
+		}
+		c.beginWrite()
+		if c.isClosed() {
+			return false
+		}
+		c.srv.pipe.submit(&request{
+			conn: c, session: c.sessionID(), xid: hdr.Xid, op: hdr.Type, rec: rec,
+			ids: c.ids(), start: start,
+		})
+		return true
+	}
+
+	// A read: answered after this connection's earlier writes.
+	c.waitWrites()
+	return c.handleRead(hdr, body, start)
+}
+
+// isWriteRequest says which requests go down the write pipeline. A bare
+// check (op 13) does not: ZooKeeper 3.8 logs it as a txn its own loader
+// rejects; zkd answers it like a conditional read (docs/divergence.md).
+func (s *Server) isWriteRequest(op wire.OpCode) bool {
+	return op.IsWrite() && op != wire.OpCheck && op != wire.OpReconfig
+}
+
+func decodeWriteRequest(op wire.OpCode, body []byte, max int) (wire.Record, wire.Code) {
+	var rec wire.Record
+	switch op {
+	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer:
+		rec = &wire.CreateRequest{}
+	case wire.OpCreateTTL:
+		rec = &wire.CreateTTLRequest{}
+	case wire.OpDelete:
+		rec = &wire.DeleteRequest{}
+	case wire.OpSetData:
+		rec = &wire.SetDataRequest{}
+	case wire.OpSetACL:
+		rec = &wire.SetACLRequest{}
+	case wire.OpMulti:
+		rec = &wire.MultiRequest{}
+	case wire.OpCloseSession:
+		return nil, wire.OK
+	default:
+		return nil, wire.ErrUnimplemented
+	}
+	if err := wire.Unmarshal(body, max, rec); err != nil {
+		return nil, wire.ErrMarshallingError
+	}
+	return rec, wire.OK
+}
+
+// reply queues a reply frame: header plus optional body. A non-OK code
+// never carries a body (wire.md §4).
+func (c *conn) reply(xid int32, zxid int64, code wire.Code, body wire.Record, start time.Time) {
+	var e wire.Encoder
+	at := e.BeginFrame()
+	h := wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: code}
+	h.Encode(&e)
+	if code == wire.OK && body != nil {
+		body.Encode(&e)
+	}
+	e.EndFrame(at)
+	c.send(e.B)
+	if !start.IsZero() {
+		lat := time.Since(start)
+		c.stats.recordLatency(lat, zxid)
+		c.srv.stats.recordLatency(lat)
+	}
+}
+
+// Notify queues a watch notification (watch.Watcher).
+func (c *conn) Notify(path string, ev wire.EventType, zxid int64) {
+	var e wire.Encoder
+	at := e.BeginFrame()
+	// 3.8 sends zxid -1 in notification headers (wire.md §10.1).
+	h := wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1, Err: wire.OK}
+	h.Encode(&e)
+	we := wire.WatcherEvent{Type: ev, State: wire.StateSyncConnected, Path: path}
+	we.Encode(&e)
+	e.EndFrame(at)
+	c.send(e.B)
+}
+
+func (c *conn) handleAuth(hdr wire.RequestHeader, body []byte) bool {
+	var pkt wire.AuthPacket
+	if err := wire.Unmarshal(body, c.srv.maxNested(), &pkt); err != nil {
+		c.reply(hdr.Xid, 0, wire.ErrAuthFailed, nil, time.Time{})
+		c.closeAfterFlush()
+		return false
+	}
+	if pkt.Scheme == "ip" {
+		// The ip identity is added at connect; re-adding it is a no-op.
+		c.reply(hdr.Xid, 0, wire.OK, nil, time.Time{})
+		return true
+	}
+	ids, err := auth.Authenticate(pkt.Scheme, pkt.Auth, c.srv.cfg.SuperDigest, c.srv.cfg.DigestAuthEnabled)
+	if err != nil {
+		c.srv.stats.authFailed.Add(1)
+		c.log.Info("authentication failed", zap.String("scheme", pkt.Scheme), zap.Error(err))
+		c.reply(hdr.Xid, 0, wire.ErrAuthFailed, nil, time.Time{})
+		c.closeAfterFlush()
+		return false
+	}
+	c.authMu.Lock()
+	for _, id := range ids {
+		dup := false
+		for _, have := range c.authIDs {
+			if have == id {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			c.authIDs = append(c.authIDs, id)
+		}
+	}
+	c.authMu.Unlock()
+	c.reply(hdr.Xid, 0, wire.OK, nil, time.Time{})
+	return true
+}
+
+// checkACL applies the configured skipACL and the connection's identities.
+func (c *conn) checkACL(acl []wire.ACL, perm int32) wire.Code {
+	if err := auth.Check(acl, perm, c.ids(), c.srv.cfg.SkipACL); err != nil {
+		return wire.ErrNoAuth
+	}
+	return wire.OK
+}
+
+func (c *conn) handleRead(hdr wire.RequestHeader, body []byte, start time.Time) bool {
+	s := c.srv
+	tree := s.tree
+	max := s.maxNested()
+	var w watch.Watcher
+	zxid := func() int64 { return tree.LastZxid() }
+	fail := func(code wire.Code) bool {
+		c.reply(hdr.Xid, zxid(), code, nil, start)
+		return true
+	}
+	ok := func(body wire.Record) bool {
+		c.reply(hdr.Xid, zxid(), wire.OK, body, start)
+		return true
+	}
+	decode := func(r wire.Record) bool {
+		if err := wire.Unmarshal(body, max, r); err != nil {
+			// Truncated record: MarshallingError, connection stays open.
+			c.reply(hdr.Xid, zxid(), wire.ErrMarshallingError, nil, start)
+			return false
+		}
+		return true
+	}
+
+	switch hdr.Type {
+	case wire.OpPing:
+		c.reply(wire.XidPing, zxid(), wire.OK, nil, time.Time{})
+		return true
+
+	case wire.OpExists:
+		var r wire.ExistsRequest
+		if !decode(&r) {
+			return true
+		}
+		if r.Watch {
+			w = c
+		}
+		st, err := tree.Exists(r.Path, w)
+		if err != nil {
+			return fail(wire.ErrNoNode)
+		}
+		return ok(&wire.ExistsResponse{Stat: st})
+
+	case wire.OpGetData:
+		var r wire.GetDataRequest
+		if !decode(&r) {
+			return true
+		}
+		if code := c.readACL(r.Path, wire.PermRead); code != wire.OK {
+			return fail(code)
+		}
+		if r.Watch {
+			w = c
+		}
+		data, st, err := tree.GetData(r.Path, w)
+		if err != nil {
+			return fail(wire.ErrNoNode)
+		}
+		return ok(&wire.GetDataResponse{Data: data, Stat: st})
+
+	case wire.OpGetChildren, wire.OpGetChildren2:
+		var r wire.GetChildrenRequest
+		if !decode(&r) {
+			return true
+		}
+		if code := c.readACL(r.Path, wire.PermRead); code != wire.OK {
+			return fail(code)
+		}
+		if r.Watch {
+			w = c
+		}
+		kids, st, err := tree.GetChildren(r.Path, w)
+		if err != nil {
+			return fail(wire.ErrNoNode)
+		}
+		if hdr.Type == wire.OpGetChildren {
+			return ok(&wire.GetChildrenResponse{Children: kids})
+		}
+		return ok(&wire.GetChildren2Response{Children: kids, Stat: st})
+
+	case wire.OpGetACL:
+		var r wire.GetACLRequest
+		if !decode(&r) {
+			return true
+		}
+		acl, st, err := tree.GetACL(r.Path)
+		if err != nil {
+			return fail(wire.ErrNoNode)
+		}
+		if code := c.checkACL(acl, wire.PermRead|wire.PermAdmin); code != wire.OK {
+			return fail(code)
+		}
+		if c.checkACL(acl, wire.PermAdmin) != wire.OK {
+			acl = auth.RedactForReader(acl)
+		}
+		return ok(&wire.GetACLResponse{ACL: acl, Stat: st})
+
+	case wire.OpCheck:
+		var r wire.CheckVersionRequest
+		if !decode(&r) {
+			return true
+		}
+		return fail(c.checkVersion(r.Path, r.Version))
+
+	case wire.OpSync:
+		var r wire.SyncRequest
+		if !decode(&r) {
+			return true
+		}
+		return ok(&wire.SyncResponse{Path: r.Path})
+
+	case wire.OpMultiRead:
+		var r wire.MultiRequest
+		if !decode(&r) {
+			return true
+		}
+		return ok(c.multiRead(&r))
+
+	case wire.OpGetAllChildrenNumber:
+		var r wire.GetAllChildrenNumberRequest
+		if !decode(&r) {
+			return true
+		}
+		if code := c.readACL(r.Path, wire.PermRead); code != wire.OK {
+			return fail(code)
+		}
+		n, err := tree.AllChildrenNumber(r.Path)
+		if err != nil {
+			return fail(wire.ErrNoNode)
+		}
+		return ok(&wire.GetAllChildrenNumberResponse{TotalNumber: int32(n)})
+
+	case wire.OpGetEphemerals:
+		var r wire.GetEphemeralsRequest
+		if !decode(&r) {
+			return true
+		}
+		all := tree.Ephemerals(int64(c.sessionID()))
+		prefix := strings.TrimSpace(r.PrefixPath)
+		out := make([]string, 0, len(all))
+		for _, p := range all {
+			if prefix == "" || prefix == "/" || strings.HasPrefix(p, r.PrefixPath) {
+				out = append(out, p)
+			}
+		}
+		return ok(&wire.GetEphemeralsResponse{Ephemerals: out})
+
+	case wire.OpWhoAmI:
+		return ok(&wire.WhoAmIResponse{ClientInfo: clientInfos(c.ids())})
+
+	case wire.OpAddWatch:
+		var r wire.AddWatchRequest
+		if !decode(&r) {
+			return true
+		}
+		switch r.Mode {
+		case wire.AddWatchPersistent:
+			s.watches.AddPersistent(r.Path, c, false)
+		case wire.AddWatchPersistentRecursive:
+			s.watches.AddPersistent(r.Path, c, true)
+		default:
+			return fail(wire.ErrBadArguments)
+		}
+		return ok(&wire.ErrorResponse{Err: wire.OK})
+
+	case wire.OpCheckWatches, wire.OpRemoveWatches:
+		var r wire.CheckWatchesRequest // same layout as RemoveWatchesRequest
+		if !decode(&r) {
+			return true
+		}
+		var found bool
+		if hdr.Type == wire.OpCheckWatches {
+			found = s.watches.Has(r.Path, c, r.Type)
+		} else {
+			found = s.watches.Remove(r.Path, c, r.Type)
+		}
+		if !found {
+			return fail(wire.ErrNoWatcher)
+		}
+		return ok(nil)
+
+	case wire.OpSetWatches:
+		var r wire.SetWatches
+		if !decode(&r) {
+			return true
+		}
+		c.setWatches(r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, nil, nil)
+		return ok(nil)
+
+	case wire.OpSetWatches2:
+		var r wire.SetWatches2
+		if !decode(&r) {
+			return true
+		}
+		c.setWatches(r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
+			r.PersistentWatches, r.PersistentRecursiveWatches)
+		return ok(nil)
+
+	case wire.OpReconfig:
+		if !s.cfg.ReconfigEnabled {
+			return fail(wire.ErrReconfigDisabled)
+		}
+		// Standalone servers cannot be reconfigured (ZooKeeper answers the same).
+		return fail(wire.ErrUnimplemented)
+	}
+	c.reply(hdr.Xid, -1, wire.ErrUnimplemented, nil, start)
+	c.closeAfterFlush()
+	return false
+}
+
+// readACL checks perm on an existing node; a missing node is NoNode, which
+// ZooKeeper reports before NoAuth.
+func (c *conn) readACL(path string, perm int32) wire.Code {
+	info, ok := c.srv.tree.Info(path)
+	if !ok {
+		return wire.ErrNoNode
+	}
+	return c.checkACL(info.ACL, perm)
+}
+
+func (c *conn) checkVersion(path string, version int32) wire.Code {
+	if datatree.ValidatePath(path) != nil {
+		return wire.ErrBadArguments
+	}
+	info, ok := c.srv.tree.Info(path)
+	if !ok {
+		return wire.ErrNoNode
+	}
+	if code := c.checkACL(info.ACL, wire.PermRead); code != wire.OK {
+		return code
+	}
+	if version != -1 && version != info.Stat.Version {
+		return wire.ErrBadVersion
+	}
+	return wire.OK
+}
+
+// multiRead evaluates each read independently; failures become error
+// results and watches are never set (wire.md §8.2).
+func (c *conn) multiRead(r *wire.MultiRequest) *wire.MultiResponse {
+	resp := &wire.MultiResponse{}
+	for _, op := range r.Ops {
+		var res wire.MultiResult
+		switch q := op.Req.(type) {
+		case *wire.GetDataRequest:
+			if code := c.readACL(q.Path, wire.PermRead); code != wire.OK {
+				res = wire.MultiResult{Type: wire.OpError, Err: code}
+				break
+			}
+			data, st, err := c.srv.tree.GetData(q.Path, nil)
+			if err != nil {
+				res = wire.MultiResult{Type: wire.OpError, Err: wire.ErrNoNode}
+				break
+			}
+			res = wire.MultiResult{Type: wire.OpGetData, Body: &wire.GetDataResponse{Data: data, Stat: st}}
+		case *wire.GetChildrenRequest:
+			if code := c.readACL(q.Path, wire.PermRead); code != wire.OK {
+				res = wire.MultiResult{Type: wire.OpError, Err: code}
+				break
+			}
+			kids, _, err := c.srv.tree.GetChildren(q.Path, nil)
+			if err != nil {
+				res = wire.MultiResult{Type: wire.OpError, Err: wire.ErrNoNode}
+				break
+			}
+			res = wire.MultiResult{Type: wire.OpGetChildren, Body: &wire.GetChildrenResponse{Children: kids}}
+		default:
+			res = wire.MultiResult{Type: wire.OpError, Err: wire.ErrBadArguments}
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	return resp
+}
+
+// setWatches re-registers watches after a reconnect, sending catch-up
+// events for changes the client missed (DataTree.setWatches, wire.md §10.4).
+// Events are queued before the reply, which the caller sends next.
+func (c *conn) setWatches(rel int64, data, exist, child, persistent, recursive []string) {
+	tree := c.srv.tree
+	w := c.srv.watches
+	for _, p := range data {
+		info, ok := tree.Info(p)
+		switch {
+		case !ok:
+			c.Notify(p, wire.EventNodeDeleted, -1)
+		case info.Stat.Mzxid > rel:
+			c.Notify(p, wire.EventNodeDataChanged, -1)
+		default:
+			w.Add(watch.Data, p, c, watch.Standard)
+		}
+	}
+	for _, p := range exist {
+		if _, ok := tree.Info(p); ok {
+			c.Notify(p, wire.EventNodeCreated, -1)
+		} else {
+			w.Add(watch.Data, p, c, watch.Standard)
+		}
+	}
+	for _, p := range child {
+		info, ok := tree.Info(p)
+		switch {
+		case !ok:
+			c.Notify(p, wire.EventNodeDeleted, -1)
+		case info.Stat.Pzxid > rel:
+			c.Notify(p, wire.EventNodeChildrenChanged, -1)
+		default:
+			w.Add(watch.Child, p, c, watch.Standard)
+		}
+	}
+	for _, p := range persistent {
+		w.AddPersistent(p, c, false)
+	}
+	for _, p := range recursive {
+		w.AddPersistent(p, c, true)
+	}
+}
+
+// clientInfos is whoAmI's view of a connection's identities: digest ids
+// show only the user name (ServerCnxn.getClientInfos).
+func clientInfos(ids []wire.Id) []wire.ClientInfo {
+	out := make([]wire.ClientInfo, 0, len(ids))
+	for _, id := range ids {
+		user := id.ID
+		if id.Scheme == "digest" {
+			if i := strings.IndexByte(user, ':'); i >= 0 {
+				user = user[:i]
+			}
+		}
+		out = append(out, wire.ClientInfo{AuthScheme: id.Scheme, User: user})
+	}
+	return out
+}

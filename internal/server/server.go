@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/session"
+	"github.com/zkd/zkd/internal/watch"
+	"github.com/zkd/zkd/internal/wire"
+)
+
+// Version is what srvr/stat/mntr report. The ZooKeeper-style prefix keeps
+// tools that parse the version line (zkServer.sh status) working.
+var Version = "3.8.0-zkd-dev"
+
+// Server is a standalone zkd server.
+type Server struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	serverID int64
+
+	tree     *datatree.Tree
+	watches  *watch.Manager
+	sessions *session.Tracker
+	pipe     *pipeline
+
+	ln       net.Listener
+	started  time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+
+	connMu    sync.Mutex
+	conns     map[*conn]struct{}
+	perIP     map[string]int
+	bySession map[wire.SessionID]*conn
+
+	stats serverStats
+	// serving is false until the listener accepts and after Stop begins.
+	serving atomic.Bool
+}
+
+// New builds a server from a configuration. It does not listen yet.
+func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.TickTime <= 0 {
+		return nil, fmt.Errorf("server: tickTime must be positive, got %d", cfg.TickTime)
+	}
+	w := watch.NewManager()
+	s := &Server{
+		cfg:       cfg,
+		log:       log,
+		serverID:  1, // standalone servers use 1 in session ids (wire.md §3.4)
+		tree:      datatree.New(w),
+		watches:   w,
+		conns:     map[*conn]struct{}{},
+		perIP:     map[string]int{},
+		bySession: map[wire.SessionID]*conn{},
+	}
+	s.sessions = session.New(s.serverID, int64(cfg.TickTime), time.Now().UnixMilli())
+	s.pipe = newPipeline(s)
+	s.stats.reset()
+	return s, nil
+}
+
+// Tree exposes the data tree (tests, admin tools).
+func (s *Server) Tree() *datatree.Tree { return s.tree }
+
+// Addr is the listening address, once Start has returned.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Start listens on the configured client address and serves until Stop.
+func (s *Server) Start() error {
+	if s.cfg.DataDir != "" {
+		if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
+			return fmt.Errorf("server: create dataDir: %w", err)
+		}
+	}
+	addr := net.JoinHostPort(s.cfg.ClientPortAddress, fmt.Sprint(s.cfg.ClientPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on an existing listener (tests pass 127.0.0.1:0).
+func (s *Server) Serve(ln net.Listener) error {
+	s.ln = ln
+	s.started = time.Now()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.pipe.start()
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); s.acceptLoop() }()
+	go func() {
+		defer s.wg.Done()
+		_ = session.Run(s.ctx, s.sessions, session.NewRealClock(), int64(s.cfg.TickTime), s.expireSessions)
+	}()
+	go func() { defer s.wg.Done(); s.reaperLoop() }()
+	s.serving.Store(true)
+	s.log.Info("serving clients", zap.Stringer("addr", ln.Addr()),
+		zap.Int("tickTime", s.cfg.TickTime),
+		zap.Int("minSessionTimeout", s.cfg.MinSessionTimeout),
+		zap.Int("maxSessionTimeout", s.cfg.MaxSessionTimeout))
+	return nil
+}
+
+// Stop closes the listener and every connection and waits for the
+// server's goroutines. Sessions are not closed: like ZooKeeper, a restart
+// (once durable) lets clients resume them.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		s.serving.Store(false)
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.connMu.Lock()
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.connMu.Unlock()
+		for _, c := range conns {
+			c.close()
+		}
+		s.wg.Wait()
+		s.pipe.stop()
+		s.log.Info("server stopped")
+	})
+}
+
+func (s *Server) acceptLoop() {
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+				return
+			}
+			// Out of file descriptors and the like: back off, keep serving.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay < time.Second {
+				delay *= 2
+			}
+			s.log.Warn("accept failed", zap.Error(err), zap.Duration("retryIn", delay))
+			select {
+			case <-time.After(delay):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		delay = 0
+		c := newConn(s, nc)
+		if !s.register(c) {
+			// maxClientCnxns: accept and close at once, no bytes (wire.md §1).
+			s.log.Warn("too many connections from client, closing",
+				zap.String("ip", c.ip), zap.Int("max", s.cfg.MaxClientCnxns))
+			nc.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); c.serve() }()
+	}
+}
+
+func (s *Server) register(c *conn) bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	if s.cfg.MaxClientCnxns > 0 && s.perIP[c.ip] >= s.cfg.MaxClientCnxns {
+		return false
+	}
+	s.perIP[c.ip]++
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) unregister(c *conn) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+	if id := c.sessionID(); id != 0 && s.bySession[id] == c {
+		delete(s.bySession, id)
+	}
+}
+
+// bindSession makes c the connection of session id and returns the
+// connection it replaces, if any.
+func (s *Server) bindSession(id wire.SessionID, c *conn) *conn {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	old := s.bySession[id]
+	s.bySession[id] = c
+	if old == c {
+		return nil
+	}
+	return old
+}
+
+func (s *Server) connOf(id wire.SessionID) *conn {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return s.bySession[id]
+}
+
+func (s *Server) connList() []*conn {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// expireSessions is called by the session driver with sessions whose
+// deadline passed. Each gets a closeSession txn issued by the server
+// (cxid 0), and its connection, if any, is closed.
+func (s *Server) expireSessions(ids []wire.SessionID) {
+	for _, id := range ids {
+		s.log.Info("session expired", zap.Stringer("session", id))
+		s.pipe.submit(&request{session: id, op: wire.OpCloseSession, internal: true})
+	}
+}
+
+// negotiateTimeout clamps a requested timeout into the configured bounds.
+func (s *Server) negotiateTimeout(req int32) int32 {
+	t := int(req)
+	if t < s.cfg.MinSessionTimeout {
+		t = s.cfg.MinSessionTimeout
+	}
+	if t > s.cfg.MaxSessionTimeout {
+		t = s.cfg.MaxSessionTimeout
+	}
+	return int32(t)
+}
+
+// maxFrame is the largest frame accepted (jute.maxbuffer).
+func (s *Server) maxFrame() int { return s.cfg.JuteMaxBuffer }
+
+// maxNested bounds lengths inside a record (jute.maxbuffer + extrasize).
+func (s *Server) maxNested() int { return s.cfg.JuteMaxBuffer + s.cfg.JuteMaxBufferExtraSize }

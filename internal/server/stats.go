@@ -1,0 +1,98 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// serverStats are the counters behind srvr/stat/mntr (ServerStats.java).
+type serverStats struct {
+	packetsReceived atomic.Int64
+	packetsSent     atomic.Int64
+	outstanding     atomic.Int64
+	authFailed      atomic.Int64
+
+	latMu    sync.Mutex
+	latMin   int64 // ms
+	latMax   int64
+	latTotal int64
+	latCount int64
+}
+
+func (s *serverStats) reset() {
+	s.packetsReceived.Store(0)
+	s.packetsSent.Store(0)
+	s.latMu.Lock()
+	s.latMin, s.latMax, s.latTotal, s.latCount = 0, 0, 0, 0
+	s.latMu.Unlock()
+}
+
+func (s *serverStats) recordLatency(d time.Duration) {
+	ms := d.Milliseconds()
+	s.latMu.Lock()
+	if s.latCount == 0 || ms < s.latMin {
+		s.latMin = ms
+	}
+	if ms > s.latMax {
+		s.latMax = ms
+	}
+	s.latTotal += ms
+	s.latCount++
+	s.latMu.Unlock()
+}
+
+// latency returns min, avg, max in ms (0s when nothing was measured).
+func (s *serverStats) latency() (int64, float64, int64) {
+	s.latMu.Lock()
+	defer s.latMu.Unlock()
+	if s.latCount == 0 {
+		return 0, 0, 0
+	}
+	return s.latMin, float64(s.latTotal) / float64(s.latCount), s.latMax
+}
+
+// connStats are the per-connection figures cons prints.
+type connStats struct {
+	established time.Time
+	received    atomic.Int64
+	sent        atomic.Int64
+	lastOp      atomic.Int32
+	lastCxid    atomic.Int32
+	lastZxid    atomic.Int64
+	lastResp    atomic.Int64 // ms epoch
+
+	latMu    sync.Mutex
+	lastLat  int64
+	minLat   int64
+	maxLat   int64
+	totalLat int64
+	count    int64
+}
+
+func (c *connStats) recordLatency(d time.Duration, zxid int64) {
+	ms := d.Milliseconds()
+	c.lastResp.Store(time.Now().UnixMilli())
+	if zxid >= 0 {
+		c.lastZxid.Store(zxid)
+	}
+	c.latMu.Lock()
+	c.lastLat = ms
+	if c.count == 0 || ms < c.minLat {
+		c.minLat = ms
+	}
+	if ms > c.maxLat {
+		c.maxLat = ms
+	}
+	c.totalLat += ms
+	c.count++
+	c.latMu.Unlock()
+}
+
+func (c *connStats) reset() {
+	c.received.Store(0)
+	c.sent.Store(0)
+	c.latMu.Lock()
+	c.lastLat, c.minLat, c.maxLat, c.totalLat, c.count = 0, 0, 0, 0, 0
+	c.latMu.Unlock()
+}
