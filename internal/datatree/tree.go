@@ -53,7 +53,8 @@ func New(w *watch.Manager) *Tree {
 	root := &node{children: map[string]struct{}{"zookeeper": {}}, acl: wire.OpenACLUnsafe}
 	zk := &node{children: map[string]struct{}{"quota": {}, "config": {}}, acl: wire.OpenACLUnsafe}
 	quota := &node{acl: wire.OpenACLUnsafe}
-	config := &node{acl: wire.ReadACLUnsafe}
+	// ZooKeeper gives /zookeeper/config aversion -1 (DataTree.addConfigNode).
+	config := &node{acl: wire.ReadACLUnsafe, stat: wire.StatPersisted{Aversion: -1}}
 	t.nodes.put(RootPath, root)
 	t.nodes.put(ZooKeeperPath, zk)
 	t.nodes.put(QuotaPath, quota)
@@ -245,9 +246,9 @@ func (t *Tree) EphemeralCount() int {
 
 // ReapCandidate is a container or TTL node the reaper may delete.
 type ReapCandidate struct {
-	Path  string
-	Kind  Kind
-	Info  Info
+	Path string
+	Kind Kind
+	Info Info
 }
 
 // SpecialNodes returns the container and TTL nodes with their metadata.

@@ -96,7 +96,7 @@ func (c *conn) ids() []wire.Id {
 }
 
 func (c *conn) serve() {
-	defer c.close()
+	defer c.finish()
 	go c.writeLoop()
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	_ = c.nc.SetReadDeadline(time.Now().Add(sessionlessTimeout))
@@ -140,6 +140,30 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// flushTimeout bounds how long a connection that asked to close after
+// its last reply (closeAfterFlush) waits for the writer to send it.
+const flushTimeout = 5 * time.Second
+
+// finish runs when the reader stops. A connection with a final reply
+// queued (closeAfterFlush: an expired-session ConnectResponse, an
+// Unimplemented reply, ...) is closed by the writer once that reply is
+// out; closing here at once would drop it.
+func (c *conn) finish() {
+	c.outMu.Lock()
+	flushing := c.closeSent
+	c.outMu.Unlock()
+	if flushing {
+		t := time.NewTimer(flushTimeout)
+		defer t.Stop()
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+	}
+	c.close()
 }
 
 func (c *conn) logReadError(stage string, err error) {

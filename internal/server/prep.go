@@ -195,6 +195,13 @@ func (p *pipeline) prepareOp(v *view, r *request, op wire.OpCode, rec wire.Recor
 		return p.prepareSetData(v, r, q)
 	case *wire.SetACLRequest:
 		return p.prepareSetACL(v, r, q)
+	case *wire.ReconfigRequest:
+		// A failed reconfig is still a txn (it consumes a zxid), as in
+		// ZooKeeper. Standalone servers cannot be reconfigured.
+		if !p.s.cfg.ReconfigEnabled {
+			return nil, wire.ErrReconfigDisabled
+		}
+		return nil, wire.ErrUnimplemented
 	case *wire.CheckVersionRequest:
 		if datatree.ValidatePath(q.Path) != nil {
 			return nil, wire.ErrBadArguments

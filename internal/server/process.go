@@ -70,7 +70,7 @@ func (c *conn) handleFrame(frame []byte) bool {
 // check (op 13) does not: ZooKeeper 3.8 logs it as a txn its own loader
 // rejects; zkd answers it like a conditional read (docs/divergence.md).
 func (s *Server) isWriteRequest(op wire.OpCode) bool {
-	return op.IsWrite() && op != wire.OpCheck && op != wire.OpReconfig
+	return op.IsWrite() && op != wire.OpCheck
 }
 
 func decodeWriteRequest(op wire.OpCode, body []byte, max int) (wire.Record, wire.Code) {
@@ -88,6 +88,8 @@ func decodeWriteRequest(op wire.OpCode, body []byte, max int) (wire.Record, wire
 		rec = &wire.SetACLRequest{}
 	case wire.OpMulti:
 		rec = &wire.MultiRequest{}
+	case wire.OpReconfig:
+		rec = &wire.ReconfigRequest{}
 	case wire.OpCloseSession:
 		return nil, wire.OK
 	default:
@@ -374,12 +376,6 @@ func (c *conn) handleRead(hdr wire.RequestHeader, body []byte, start time.Time) 
 			r.PersistentWatches, r.PersistentRecursiveWatches)
 		return ok(nil)
 
-	case wire.OpReconfig:
-		if !s.cfg.ReconfigEnabled {
-			return fail(wire.ErrReconfigDisabled)
-		}
-		// Standalone servers cannot be reconfigured (ZooKeeper answers the same).
-		return fail(wire.ErrUnimplemented)
 	}
 	c.reply(hdr.Xid, -1, wire.ErrUnimplemented, nil, start)
 	c.closeAfterFlush()

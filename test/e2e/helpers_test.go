@@ -125,7 +125,8 @@ type interactive struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	out    *lockedBuffer
-	pos    int // offset in out up to which output has been consumed by expect
+	pos    int  // offset in out up to which output has been consumed by expect
+	dumped bool // the transcript has been logged already
 	done   chan struct{}
 	cancel context.CancelFunc
 }
@@ -158,6 +159,9 @@ func startInteractive(t *testing.T, timeout time.Duration, env []string, name st
 	t.Cleanup(func() {
 		cancel()
 		<-s.done
+		if t.Failed() && !s.dumped {
+			t.Logf("%s transcript:\n%s", name, s.transcript())
+		}
 	})
 	return s
 }
@@ -231,5 +235,6 @@ func (s *interactive) transcript() string { return s.out.String() }
 
 func (s *interactive) fatalf(format string, args ...any) {
 	s.t.Helper()
+	s.dumped = true
 	s.t.Fatalf("%s: %s\n---- transcript ----\n%s\n---- unconsumed from offset %d ----", s.name, fmt.Sprintf(format, args...), s.transcript(), s.pos)
 }

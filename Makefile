@@ -1,0 +1,47 @@
+# zkd build and test entry points. `make run` starts a server, `make test`
+# runs every test (installing the real ZooKeeper clients the end-to-end
+# tests drive when they are missing).
+
+GO       ?= go
+BIN      := bin/zkd
+PKGS     := ./...
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/zkd/zkd/internal/server.Version=3.8.0-zkd-$(VERSION)
+
+.PHONY: build run test test-unit test-e2e fuzz deps vet clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zkd
+
+run: build
+	./$(BIN) server --config conf/zoo.cfg
+
+deps:
+	bash scripts/install-test-deps.sh
+
+vet:
+	$(GO) vet $(PKGS)
+
+# Unit, integration, differential and end-to-end tests, with the race
+# detector; then a short run of every fuzz target.
+test: deps build vet
+	ZKD_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m $(PKGS)
+	$(MAKE) fuzz FUZZTIME=5s
+
+test-unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
+
+test-e2e: build
+	ZKD_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/e2e
+
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin zkd-data

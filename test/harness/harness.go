@@ -1,0 +1,239 @@
+// Package harness starts servers for tests: Apache ZooKeeper 3.8 from
+// Debian's zookeeper package (the reference), and the zkd binary. Ports
+// are chosen at run time; processes are stopped by PID.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// JavaDir is where Debian installs the ZooKeeper jars.
+const JavaDir = "/usr/share/java"
+
+// Process is a server started by a test.
+type Process struct {
+	Addr    string
+	Dir     string
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{}
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ZooKeeperAvailable says why Apache ZooKeeper cannot be started, or "".
+func ZooKeeperAvailable() string {
+	if _, err := exec.LookPath("java"); err != nil {
+		return "java not found"
+	}
+	if _, err := os.Stat(filepath.Join(JavaDir, "zookeeper.jar")); err != nil {
+		return "zookeeper.jar not found in " + JavaDir + " (apt-get install zookeeper)"
+	}
+	return ""
+}
+
+// RequireOrSkip skips the test when a dependency is missing, except in CI
+// (CI set), where a missing dependency is a failure.
+func RequireOrSkip(t testing.TB, why string) {
+	t.Helper()
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("missing test dependency in CI: %s (run scripts/install-test-deps.sh)", why)
+	}
+	t.Skip(why)
+}
+
+func zkClasspath() string {
+	var parts []string
+	for _, j := range []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-simple.jar", "netty.jar"} {
+		p := filepath.Join(JavaDir, j)
+		if _, err := os.Stat(p); err == nil {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ":")
+}
+
+// StartZooKeeper starts Apache ZooKeeper standalone with the given extra
+// zoo.cfg lines and JVM system properties.
+func StartZooKeeper(t testing.TB, extraCfg string, jvmProps ...string) *Process {
+	t.Helper()
+	RequireOrSkip(t, ZooKeeperAvailable())
+	args := append([]string{"-Xmx256m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true"}, jvmProps...)
+	args = append(args, "-cp", zkClasspath(), "org.apache.zookeeper.server.ZooKeeperServerMain")
+	return start(t, "java", args, extraCfg)
+}
+
+// StartZkd starts the zkd binary (ZKD_BIN, default bin/zkd from the repo).
+func StartZkd(t testing.TB, extraCfg string) *Process {
+	t.Helper()
+	bin := ZkdBinary(t)
+	return start(t, bin, []string{"server"}, extraCfg)
+}
+
+// ZkdBinary finds or builds the zkd binary.
+func ZkdBinary(t testing.TB) string {
+	t.Helper()
+	if b := os.Getenv("ZKD_BIN"); b != "" {
+		return b
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(root, "bin", "zkd")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zkd")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build zkd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("harness: go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func start(t testing.TB, prog string, args []string, extraCfg string) *Process {
+	t.Helper()
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		dir := t.TempDir()
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+			"admin.enableServer=false\n4lw.commands.whitelist=*\n%s\n", filepath.Join(dir, "data"), port, extraCfg)
+		cfgPath := filepath.Join(dir, "zoo.cfg")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		full := args
+		if filepath.Base(prog) == "java" {
+			full = append(append([]string{}, args...), cfgPath)
+		} else {
+			full = append(append([]string{}, args...), "--config", cfgPath)
+		}
+		p := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, logPath: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
+		logf, err := os.Create(p.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd = exec.Command(prog, full...)
+		p.cmd.Dir = dir
+		p.cmd.Stdout, p.cmd.Stderr = logf, logf
+		if err := p.cmd.Start(); err != nil {
+			t.Fatalf("start %s: %v", prog, err)
+		}
+		go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
+		if err := p.waitReady(30 * time.Second); err != nil {
+			lastErr = err
+			p.Stop()
+			continue
+		}
+		t.Cleanup(p.Stop)
+		return p
+	}
+	t.Fatalf("server %s did not start: %v", prog, lastErr)
+	return nil
+}
+
+func (p *Process) waitReady(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		// ruok answers before ZooKeeper serves sessions; srvr reports a
+		// Mode only once it does.
+		if out, err := FourLetterWord(p.Addr, "srvr", time.Second); err == nil && strings.Contains(out, "Mode:") {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("exited early; log:\n%s", p.Log())
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %v; log:\n%s", timeout, p.Log())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Log returns the server's output so far.
+func (p *Process) Log() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 8000 {
+		b = b[len(b)-8000:]
+	}
+	return string(b)
+}
+
+// PID of the server process.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Stop ends the process: SIGTERM, then SIGKILL after 5 s.
+func (p *Process) Stop() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// FourLetterWord sends a four-letter word and returns the whole reply.
+func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte(word)); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
