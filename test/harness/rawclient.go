@@ -17,7 +17,8 @@ type RawClient struct {
 	xid     int32
 	Session wire.ConnectResponse
 	// Events are the notifications received so far, in arrival order.
-	Events []wire.WatcherEvent
+	Events   []wire.WatcherEvent
+	lastZxid int64
 }
 
 // Dial connects and performs the handshake (45-byte ConnectRequest).
@@ -97,6 +98,9 @@ func (rc *RawClient) Recv() (Reply, error) {
 			rc.Events = append(rc.Events, ev)
 			continue
 		}
+		if h.Zxid > 0 {
+			rc.lastZxid = h.Zxid
+		}
 		return Reply{Header: h, Body: frame[d.Off:]}, nil
 	}
 }
@@ -119,3 +123,30 @@ func (rc *RawClient) Call(op wire.OpCode, req wire.Record) (Reply, error) {
 
 // Close closes the socket without a closeSession.
 func (rc *RawClient) Close() error { return rc.Conn.Close() }
+
+// Resume reconnects to an existing session with the given password.
+func Resume(addr string, session int64, passwd []byte, timeoutMs int32) (*RawClient, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	rc := &RawClient{Conn: c, br: bufio.NewReader(c), xid: 1000}
+	req := wire.ConnectRequest{TimeOut: timeoutMs, SessionID: session, Passwd: passwd, HasReadOnly: true}
+	if err := rc.WriteFrame(wire.MarshalFrame(&req)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	frame, err := rc.ReadFrame()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	if err := wire.Unmarshal(frame, 0, &rc.Session); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return rc, nil
+}
+
+// LastZxid is the zxid of the last reply received.
+func (rc *RawClient) LastZxid() int64 { return rc.lastZxid }
