@@ -187,10 +187,13 @@ func (p *pipeline) prepareOp(v *view, r *request, op wire.OpCode, rec wire.Recor
 	case *wire.CreateTTLRequest:
 		return p.prepareCreate(v, r, op, q.Path, q.Data, q.ACL, q.Flags, q.TTL)
 	case *wire.DeleteRequest:
-		if op != wire.OpDelete {
-			return nil, wire.ErrBadArguments
+		switch {
+		case op == wire.OpDelete:
+			return p.prepareDelete(v, r, q.Path, q.Version)
+		case op == wire.OpDeleteContainer && r.internal:
+			return p.prepareDeleteContainer(v, q.Path)
 		}
-		return p.prepareDelete(v, r, q.Path, q.Version)
+		return nil, wire.ErrBadArguments
 	case *wire.SetDataRequest:
 		return p.prepareSetData(v, r, q)
 	case *wire.SetACLRequest:
@@ -351,6 +354,31 @@ func (p *pipeline) prepareDelete(v *view, r *request, path string, version int32
 	dup.NumChildren--
 	dup.Stat.Pzxid = v.zxid
 	v.set(parentPath, &dup)
+	v.set(path, nil)
+	return &wire.DeleteTxn{Path: path}, wire.OK
+}
+
+// prepareDeleteContainer re-checks, at prepare time, what the reaper saw:
+// the node may have gained a child or been replaced meanwhile
+// (PrepRequestProcessor deleteContainer case).
+func (p *pipeline) prepareDeleteContainer(v *view, path string) (wire.Record, wire.Code) {
+	n := v.get(path)
+	if n == nil {
+		return nil, wire.ErrNoNode
+	}
+	if n.NumChildren > 0 {
+		return nil, wire.ErrNotEmpty
+	}
+	if k := datatree.KindOf(n.Stat.EphemeralOwner); k != datatree.Container && k != datatree.TTL {
+		return nil, wire.ErrBadVersion
+	}
+	parentPath, _ := datatree.ParentAndName(path)
+	if parent := v.get(parentPath); parent != nil {
+		dup := *parent
+		dup.NumChildren--
+		dup.Stat.Pzxid = v.zxid
+		v.set(parentPath, &dup)
+	}
 	v.set(path, nil)
 	return &wire.DeleteTxn{Path: path}, wire.OK
 }
