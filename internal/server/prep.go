@@ -55,6 +55,19 @@ func (v *view) set(path string, info *datatree.Info) {
 	v.local[path] = change{zxid: v.zxid, info: info}
 }
 
+// removeChild records the delete of path: gone, and its parent has one
+// child less and a new pzxid.
+func (v *view) removeChild(path string) {
+	parentPath, _ := datatree.ParentAndName(path)
+	if parent := v.get(parentPath); parent != nil {
+		dup := *parent
+		dup.NumChildren--
+		dup.Stat.Pzxid = v.zxid
+		v.set(parentPath, &dup)
+	}
+	v.set(path, nil)
+}
+
 func (v *view) rollback() {
 	v.local = map[string]change{}
 	v.order = nil
@@ -138,14 +151,7 @@ func (p *pipeline) prepareClose(v *view, r *request) wire.Record {
 		paths = append(paths, path)
 	}
 	for _, path := range paths {
-		parentPath, _ := datatree.ParentAndName(path)
-		if parent := v.get(parentPath); parent != nil {
-			dup := *parent
-			dup.NumChildren--
-			dup.Stat.Pzxid = v.zxid
-			v.set(parentPath, &dup)
-		}
-		v.set(path, nil)
+		v.removeChild(path)
 	}
 	return &wire.CloseSessionTxn{Paths2Delete: paths}
 }
@@ -350,11 +356,7 @@ func (p *pipeline) prepareDelete(v *view, r *request, path string, version int32
 	if n.NumChildren > 0 {
 		return nil, wire.ErrNotEmpty
 	}
-	dup := *parent
-	dup.NumChildren--
-	dup.Stat.Pzxid = v.zxid
-	v.set(parentPath, &dup)
-	v.set(path, nil)
+	v.removeChild(path)
 	return &wire.DeleteTxn{Path: path}, wire.OK
 }
 
@@ -372,14 +374,7 @@ func (p *pipeline) prepareDeleteContainer(v *view, path string) (wire.Record, wi
 	if k := datatree.KindOf(n.Stat.EphemeralOwner); k != datatree.Container && k != datatree.TTL {
 		return nil, wire.ErrBadVersion
 	}
-	parentPath, _ := datatree.ParentAndName(path)
-	if parent := v.get(parentPath); parent != nil {
-		dup := *parent
-		dup.NumChildren--
-		dup.Stat.Pzxid = v.zxid
-		v.set(parentPath, &dup)
-	}
-	v.set(path, nil)
+	v.removeChild(path)
 	return &wire.DeleteTxn{Path: path}, wire.OK
 }
 

@@ -21,28 +21,10 @@ type RawClient struct {
 	lastZxid int64
 }
 
-// Dial connects and performs the handshake (45-byte ConnectRequest).
+// Dial connects and performs the handshake of a new session (45-byte
+// ConnectRequest).
 func Dial(addr string, timeoutMs int32) (*RawClient, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	rc := &RawClient{Conn: c, br: bufio.NewReader(c)}
-	req := wire.ConnectRequest{TimeOut: timeoutMs, Passwd: make([]byte, 16), HasReadOnly: true}
-	if err := rc.WriteFrame(wire.MarshalFrame(&req)); err != nil {
-		c.Close()
-		return nil, err
-	}
-	frame, err := rc.ReadFrame()
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("handshake: %w", err)
-	}
-	if err := wire.Unmarshal(frame, 0, &rc.Session); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return rc, nil
+	return Resume(addr, 0, make([]byte, 16), timeoutMs)
 }
 
 // WriteFrame writes bytes as they are (callers include the length prefix).
@@ -124,13 +106,13 @@ func (rc *RawClient) Call(op wire.OpCode, req wire.Record) (Reply, error) {
 // Close closes the socket without a closeSession.
 func (rc *RawClient) Close() error { return rc.Conn.Close() }
 
-// Resume reconnects to an existing session with the given password.
+// Resume connects to session (0 for a new one) with the given password.
 func Resume(addr string, session int64, passwd []byte, timeoutMs int32) (*RawClient, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	rc := &RawClient{Conn: c, br: bufio.NewReader(c), xid: 1000}
+	rc := &RawClient{Conn: c, br: bufio.NewReader(c)}
 	req := wire.ConnectRequest{TimeOut: timeoutMs, SessionID: session, Passwd: passwd, HasReadOnly: true}
 	if err := rc.WriteFrame(wire.MarshalFrame(&req)); err != nil {
 		c.Close()
