@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,8 +29,11 @@ var fourLetterWords = map[string]bool{
 func isFourLetterWord(s string) bool { return fourLetterWords[s] }
 
 // traceMask is what gtmk reports; zkd has no trace logging to mask, so it
-// keeps ZooKeeper's default and echoes what stmk sets.
-var traceMask int64 = 306
+// keeps ZooKeeper's default and echoes what stmk sets. Atomic: stmk and
+// gtmk may run on concurrent connections.
+var traceMask atomic.Int64
+
+func init() { traceMask.Store(306) }
 
 // runFourLetterWord writes the reply of a four-letter word and closes
 // (wire.md §16): no framing, the reply ends when the socket closes.
@@ -42,9 +48,9 @@ func (c *conn) runFourLetterWord(cmd string, br *bufio.Reader) {
 			var m [8]byte
 			if _, err := io.ReadFull(br, m[:]); err == nil {
 				d := wire.NewDecoder(m[:], 0)
-				traceMask = d.Long()
+				traceMask.Store(d.Long())
 			}
-			fmt.Fprintf(&b, "%d", traceMask)
+			fmt.Fprintf(&b, "%d", traceMask.Load())
 		default:
 			s.writeFourLetterWord(&b, cmd, c)
 		}
@@ -126,7 +132,7 @@ func (s *Server) writeFourLetterWord(b *bytes.Buffer, cmd string, self *conn) {
 	case "isro":
 		b.WriteString("rw")
 	case "gtmk":
-		fmt.Fprintf(b, "%d", traceMask)
+		fmt.Fprintf(b, "%d", traceMask.Load())
 	case "hash":
 		// No digests are kept yet (the ensemble work adds them).
 	case "dump":
@@ -152,7 +158,7 @@ func (s *Server) writeServerStats(b *bytes.Buffer, self *conn) {
 		b.WriteString("\n")
 	}
 	min, avg, max := s.stats.latency()
-	fmt.Fprintf(b, "Latency min/avg/max: %d/%.4f/%d\n", min, avg, max)
+	fmt.Fprintf(b, "Latency min/avg/max: %d/%s/%d\n", min, javaAvg(avg), max)
 	fmt.Fprintf(b, "Received: %d\n", s.stats.packetsReceived.Load())
 	fmt.Fprintf(b, "Sent: %d\n", s.stats.packetsSent.Load())
 	fmt.Fprintf(b, "Connections: %d\n", len(s.connList()))
@@ -384,7 +390,7 @@ func (s *Server) Monitor() []KV {
 	return []KV{
 		{"version", Version},
 		{"server_state", s.mode()},
-		{"avg_latency", fmt.Sprintf("%.4f", avg)},
+		{"avg_latency", javaAvg(avg)},
 		{"max_latency", max},
 		{"min_latency", min},
 		{"packets_received", s.stats.packetsReceived.Load()},
@@ -413,4 +419,16 @@ func fdCounts() (int, uint64) {
 	var rl syscall.Rlimit
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
 	return len(entries), rl.Cur
+}
+
+// javaAvg renders an average latency as ZooKeeper does: rounded to four
+// decimals and printed as a Java double, so trailing zeros are dropped
+// but one decimal always remains ("0.0", "2.5", "3.1667"; verified
+// against 3.8.0's srvr and mntr).
+func javaAvg(avg float64) string {
+	s := strconv.FormatFloat(math.Round(avg*10000)/10000, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
 }

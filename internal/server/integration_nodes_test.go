@@ -186,8 +186,12 @@ func TestIntegrationCreateErrors(t *testing.T) {
 		{"a missing parent is NoNode", wire.OpCreate, &wire.CreateRequest{Path: "/nope/x", ACL: wire.OpenACLUnsafe}, wire.ErrNoNode},
 		{"an existing node is NodeExists", wire.OpCreate, &wire.CreateRequest{Path: "/ce", ACL: wire.OpenACLUnsafe}, wire.ErrNodeExists},
 		{"a child of an ephemeral is NoChildrenForEphemerals", wire.OpCreate, &wire.CreateRequest{Path: "/ce/eph/x", ACL: wire.OpenACLUnsafe}, wire.ErrNoChildrenForEphemerals},
-		{"a trailing slash is BadArguments", wire.OpCreate, &wire.CreateRequest{Path: "/ce/x/", ACL: wire.OpenACLUnsafe}, wire.ErrBadArguments},
-		{"an empty segment is BadArguments", wire.OpCreate, &wire.CreateRequest{Path: "/ce//x", ACL: wire.OpenACLUnsafe}, wire.ErrBadArguments},
+		{"a trailing slash under an existing parent is BadArguments", wire.OpCreate, &wire.CreateRequest{Path: "/ce/", ACL: wire.OpenACLUnsafe}, wire.ErrBadArguments},
+		{"a dot segment is BadArguments", wire.OpCreate, &wire.CreateRequest{Path: "/ce/.", ACL: wire.OpenACLUnsafe}, wire.ErrBadArguments},
+		// The parent ("/ce/x" resp. "/ce/") is looked up before the full
+		// path is validated, so these are NoNode, as in ZooKeeper.
+		{"a trailing slash under a missing parent is NoNode", wire.OpCreate, &wire.CreateRequest{Path: "/ce/x/", ACL: wire.OpenACLUnsafe}, wire.ErrNoNode},
+		{"an empty segment is NoNode", wire.OpCreate, &wire.CreateRequest{Path: "/ce//x", ACL: wire.OpenACLUnsafe}, wire.ErrNoNode},
 		{"a relative path is BadArguments", wire.OpCreate, &wire.CreateRequest{Path: "ce", ACL: wire.OpenACLUnsafe}, wire.ErrBadArguments},
 		{"an unknown flag is BadArguments", wire.OpCreate, &wire.CreateRequest{Path: "/ce/f", ACL: wire.OpenACLUnsafe, Flags: 9}, wire.ErrBadArguments},
 		{"an empty ACL is InvalidACL", wire.OpCreate, &wire.CreateRequest{Path: "/ce/a", ACL: []wire.ACL{}}, wire.ErrInvalidACL},
@@ -569,7 +573,9 @@ func TestIntegrationMulti(t *testing.T) {
 		require.Equal(t, "/mu/z/child", res[1].String)
 	})
 
-	t.Run("create2 and container results report as create2", func(t *testing.T) {
+	t.Run("a create2 sub-op reports as create and a container as create2", func(t *testing.T) {
+		// ZooKeeper 3.8 answers create2 inside multi with a plain create
+		// result (path only); containers and TTL nodes with create2.
 		r := s.rawSession(t, 2000)
 		var resp wire.MultiResponse
 		h := r.call(wire.OpMulti, &wire.MultiRequest{Ops: []wire.MultiOp{
@@ -578,11 +584,13 @@ func TestIntegrationMulti(t *testing.T) {
 		}}, &resp)
 		require.Equal(t, wire.OK, h.Err)
 		require.Len(t, resp.Results, 2)
-		for _, res := range resp.Results {
-			require.Equal(t, wire.OpCreate2, res.Type)
-			body := res.Body.(*wire.Create2Response)
-			require.Equal(t, h.Zxid, body.Stat.Czxid)
-		}
+		require.Equal(t, wire.OpCreate, resp.Results[0].Type)
+		require.Equal(t, "/mu/c2", resp.Results[0].Body.(*wire.CreateResponse).Path)
+		require.Equal(t, wire.OpCreate2, resp.Results[1].Type)
+		body := resp.Results[1].Body.(*wire.Create2Response)
+		require.Equal(t, "/mu/cc", body.Path)
+		require.Equal(t, h.Zxid, body.Stat.Czxid)
+		require.Zero(t, body.Stat.EphemeralOwner)
 	})
 }
 

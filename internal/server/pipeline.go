@@ -20,6 +20,9 @@ type request struct {
 	ids      []wire.Id   // the connection's identities when it was sent
 	start    time.Time
 	internal bool // issued by the server itself: cxid 0, no reply
+	// decodeErr is set when the request record could not be decoded: it
+	// becomes an error txn with this code.
+	decodeErr wire.Code
 
 	connect *wire.ConnectRequest // createSession: answer with a ConnectResponse
 	onDone  chan struct{}        // closed once applied and answered
@@ -148,7 +151,7 @@ func (p *pipeline) apply(r *request) {
 		return
 	}
 	c := r.conn
-	if res.Err != wire.OK && r.op != wire.OpMulti {
+	if res.Err != wire.OK && (r.op != wire.OpMulti || r.decodeErr != wire.OK) {
 		c.reply(r.xid, r.hdr.Zxid, res.Err, nil, r.start)
 	} else {
 		c.reply(r.xid, r.hdr.Zxid, wire.OK, responseFor(r, &res), r.start)

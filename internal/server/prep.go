@@ -113,6 +113,11 @@ func (p *pipeline) prepare(r *request) {
 			return
 		}
 	}
+	if r.decodeErr != wire.OK {
+		r.hdr.Type = wire.OpError
+		r.txn = &wire.ErrorTxn{Err: r.decodeErr}
+		return
+	}
 	if r.op == wire.OpMulti {
 		r.txn = p.prepareMulti(v, r)
 		v.publish()

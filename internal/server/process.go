@@ -44,19 +44,17 @@ func (c *conn) handleFrame(frame []byte) bool {
 	}
 
 	if c.srv.isWriteRequest(hdr.Type) {
+		// A write that cannot be decoded still becomes an error txn and
+		// consumes a zxid, as in ZooKeeper (verified: a truncated create is
+		// answered -5 with the next zxid).
 		rec, code := decodeWriteRequest(hdr.Type, body, c.srv.maxNested())
-		if code != wire.OK {
-			c.waitWrites()
-			c.reply(hdr.Xid, c.srv.tree.LastZxid(), code, nil, start)
-			return true
-		}
 		c.beginWrite()
 		if c.isClosed() {
 			return false
 		}
 		c.srv.pipe.submit(&request{
 			conn: c, session: c.sessionID(), xid: hdr.Xid, op: hdr.Type, rec: rec,
-			ids: c.ids(), start: start,
+			ids: c.ids(), start: start, decodeErr: code,
 		})
 		return true
 	}
@@ -339,7 +337,9 @@ func (c *conn) handleRead(hdr wire.RequestHeader, body []byte, start time.Time) 
 		case wire.AddWatchPersistentRecursive:
 			s.watches.AddPersistent(r.Path, c, true)
 		default:
-			return fail(wire.ErrBadArguments)
+			// ZooKeeper fails to map the mode and answers MarshallingError
+			// (verified with mode 2).
+			return fail(wire.ErrMarshallingError)
 		}
 		return ok(&wire.ErrorResponse{Err: wire.OK})
 

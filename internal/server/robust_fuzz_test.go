@@ -10,26 +10,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkd/zkd/internal/server"
 	"github.com/zkd/zkd/internal/wire"
 )
 
-// One server per fuzz process, started on first use and never stopped
-// (the process exits at the end of fuzzing).
+// One server per fuzz process, started on first use and stopped, if the
+// process gets that far, by the fuzz target's cleanup.
 var (
 	robustFuzzOnce sync.Once
+	robustFuzzSrv  *server.Server
+	robustFuzzDir  string
 	robustFuzzAddr string
 	robustFuzzErr  error
 )
 
 func robustFuzzServer(t *testing.T) string {
 	robustFuzzOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zkd-fuzz-")
-		if err != nil {
-			robustFuzzErr = err
+		robustFuzzDir, robustFuzzErr = os.MkdirTemp("", "zkd-fuzz-")
+		if robustFuzzErr != nil {
 			return
 		}
 		// A small jute.maxbuffer so oversized lengths are easy to reach.
-		_, robustFuzzAddr, robustFuzzErr = robustNewServer(dir, "jute.maxbuffer=65536")
+		robustFuzzSrv, robustFuzzAddr, robustFuzzErr = robustNewServer(robustFuzzDir, "jute.maxbuffer=65536")
 	})
 	if robustFuzzErr != nil {
 		t.Fatalf("start fuzz server: %v", robustFuzzErr)
@@ -50,6 +52,14 @@ const robustFuzzReadFor = 200 * time.Millisecond
 // valid handshake, and checks after each input that a fresh connection
 // still gets "imok" from ruok.
 func FuzzServerFrames(f *testing.F) {
+	f.Cleanup(func() {
+		if robustFuzzSrv != nil {
+			robustFuzzSrv.Stop()
+		}
+		if robustFuzzDir != "" {
+			os.RemoveAll(robustFuzzDir)
+		}
+	})
 	for _, seed := range robustFuzzSeeds() {
 		f.Add(seed)
 	}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,10 +81,36 @@ func robustLeakCheck(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
 }
 
+// robustDialTCP dials addr from a rotating loopback source address
+// (127.1.x.y) when the host routes all of 127/8 to the loopback interface,
+// as Linux does. The tests open tens of thousands of short connections to
+// one server port; from a single source address their TIME_WAIT entries
+// would exhaust the ephemeral port range and stall later dials.
+func robustDialTCP(addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if robustSpreadSources() {
+		n := robustSourceSeq.Add(1)
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 1, byte(n>>8), byte(n%254+1))}
+	}
+	return d.Dial("tcp", addr)
+}
+
+var (
+	robustSourceSeq     atomic.Uint32
+	robustSpreadSources = sync.OnceValue(func() bool {
+		ln, err := net.Listen("tcp", "127.1.0.1:0")
+		if err != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	})
+)
+
 // robustFourLetter runs a four-letter word on a fresh connection and
 // returns the whole reply.
 func robustFourLetter(addr, cmd string, timeout time.Duration) (string, error) {
-	nc, err := net.DialTimeout("tcp", addr, timeout)
+	nc, err := robustDialTCP(addr, timeout)
 	if err != nil {
 		return "", err
 	}
@@ -116,7 +144,7 @@ type robustRaw struct {
 
 // robustDial opens a raw connection without handshaking.
 func robustDial(addr string) (*robustRaw, error) {
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	nc, err := robustDialTCP(addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}

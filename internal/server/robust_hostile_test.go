@@ -508,3 +508,39 @@ func robustPipelinedBurst(addr string, rng *rand.Rand) error {
 	}
 	return nil
 }
+
+// TestRobustConcurrentTraceMask runs stmk and gtmk on concurrent
+// connections: the trace mask is process state shared by every
+// connection, and under -race this caught an unsynchronized global.
+func TestRobustConcurrentTraceMask(t *testing.T) {
+	robustLeakCheck(t)
+	_, addr := robustStartServer(t, t.TempDir())
+	const rounds = 20
+	errs := make(chan error, 2*rounds)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for range rounds {
+			// stmk takes an 8-byte big-endian mask; 306 is the default.
+			out, err := robustFourLetter(addr, "stmk\x00\x00\x00\x00\x00\x00\x01\x32", 5*time.Second)
+			if err != nil || out != "306" {
+				errs <- fmt.Errorf("stmk: %q, %v", out, err)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range rounds {
+			out, err := robustFourLetter(addr, "gtmk", 5*time.Second)
+			if err != nil || out != "306" {
+				errs <- fmt.Errorf("gtmk: %q, %v", out, err)
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

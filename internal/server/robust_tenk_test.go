@@ -8,8 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -401,7 +401,7 @@ func (ch *robustTenKChild) stop() {
 // robustTenKHandshake dials and completes a new-session handshake,
 // keeping only the socket (no per-connection buffers survive).
 func robustTenKHandshake(addr string, connectFrame []byte) (net.Conn, int64, error) {
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	nc, err := robustDialTCP(addr, 10*time.Second)
 	if err != nil {
 		return nil, 0, err
 	}
