@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,12 +27,9 @@ var fourLetterWords = map[string]bool{
 
 func isFourLetterWord(s string) bool { return fourLetterWords[s] }
 
-// traceMask is what gtmk reports; zkd has no trace logging to mask, so it
-// keeps ZooKeeper's default and echoes what stmk sets. Atomic: stmk and
-// gtmk may run on concurrent connections.
-var traceMask atomic.Int64
-
-func init() { traceMask.Store(306) }
+// defaultTraceMask is ZooKeeper's default gtmk answer. zkd has no trace
+// logging to mask; it keeps the value and echoes what stmk sets.
+const defaultTraceMask = 306
 
 // runFourLetterWord writes the reply of a four-letter word and closes
 // (wire.md §16): no framing, the reply ends when the socket closes.
@@ -48,9 +44,9 @@ func (c *conn) runFourLetterWord(cmd string, br *bufio.Reader) {
 			var m [8]byte
 			if _, err := io.ReadFull(br, m[:]); err == nil {
 				d := wire.NewDecoder(m[:], 0)
-				traceMask.Store(d.Long())
+				s.traceMask.Store(d.Long())
 			}
-			fmt.Fprintf(&b, "%d", traceMask.Load())
+			fmt.Fprintf(&b, "%d", s.traceMask.Load())
 		default:
 			s.writeFourLetterWord(&b, cmd, c)
 		}
@@ -132,7 +128,7 @@ func (s *Server) writeFourLetterWord(b *bytes.Buffer, cmd string, self *conn) {
 	case "isro":
 		b.WriteString("rw")
 	case "gtmk":
-		fmt.Fprintf(b, "%d", traceMask.Load())
+		fmt.Fprintf(b, "%d", s.traceMask.Load())
 	case "hash":
 		// No digests are kept yet (the ensemble work adds them).
 	case "dump":

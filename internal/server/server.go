@@ -47,6 +47,8 @@ type Server struct {
 	bySession map[wire.SessionID]*conn
 
 	stats serverStats
+	// traceMask is what gtmk reports and stmk sets (atomic: concurrent 4lw).
+	traceMask atomic.Int64
 	// serving is false until the listener accepts and after Stop begins.
 	serving atomic.Bool
 }
@@ -73,6 +75,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 	s.sessions = session.New(s.serverID, int64(cfg.TickTime), time.Now().UnixMilli())
 	s.pipe = newPipeline(s)
 	s.stats.reset()
+	s.traceMask.Store(defaultTraceMask)
 	return s, nil
 }
 
