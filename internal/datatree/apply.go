@@ -249,3 +249,29 @@ func (t *Tree) killSession(session, zxid int64) {
 		t.delete(p, zxid)
 	}
 }
+
+// Replay applies a txn read back from the log during recovery. Replay may
+// meet txns a fuzzy snapshot already reflects; they converge because each
+// txn carries absolute values. One adjustment is needed on top of Apply:
+// a create (type 1) that finds its node already there still raises the
+// parent's cversion and pzxid (FileTxnSnapLog.processTransaction).
+func (t *Tree) Replay(hdr *wire.TxnHeader, rec wire.Record) Result {
+	r := t.Apply(hdr, rec)
+	if hdr.Type != wire.OpCreate || r.Err != wire.ErrNodeExists {
+		return r
+	}
+	ct, ok := rec.(*wire.CreateTxn)
+	if !ok {
+		return r
+	}
+	parentPath, _ := ParentAndName(ct.Path)
+	if parent := t.nodes.get(parentPath); parent != nil {
+		parent.mu.Lock()
+		if ct.ParentCVersion > parent.stat.Cversion {
+			parent.stat.Cversion = ct.ParentCVersion
+			parent.stat.Pzxid = hdr.Zxid
+		}
+		parent.mu.Unlock()
+	}
+	return r
+}

@@ -292,3 +292,7 @@ func (t *Tree) Walk(fn func(path string, data []byte, acl []wire.ACL, stat wire.
 	}
 	return walk(RootPath)
 }
+
+// SetWatches replaces the watch manager. Only for a tree nobody else uses
+// yet (one just loaded from a snapshot).
+func (t *Tree) SetWatches(w *watch.Manager) { t.watches = w }

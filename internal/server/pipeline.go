@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,20 +32,39 @@ type request struct {
 	// order requests leave prepare, which is the order they are applied.
 	hdr wire.TxnHeader
 	txn wire.Record
+	// gen is the prepare generation: after a log write fails, every
+	// request prepared in the failed generation is refused (see syncLoop).
+	gen int64
+	// failed is set by the sync loop when the txn could not be logged; the
+	// applier then answers it with SystemError instead of applying it.
+	failed bool
 }
 
-// pipeline orders writes: one goroutine prepares them (assigning zxids),
-// one applies them. Between the two is the commit point: today the
-// standalone server commits at once; the txn log (#3) and Zab (#4) plug in
-// there, which is why prepare validates against the tree *plus* the
+// pipeline orders writes through three goroutines:
+//
+//	prepare (assigns zxids, validates) -> sync (appends to the txn log,
+//	one fsync per batch: group commit) -> apply (tree, watches, replies)
+//
+// The sync stage is the commit point; Zab (#4) plugs in there too. Since
+// prepare runs ahead of apply, it validates against the tree *plus* the
 // changes of txns prepared but not yet applied (outstanding).
 type pipeline struct {
 	s       *Server
 	in      chan *request
+	syncCh  chan *request
 	applyCh chan *request
 	wg      sync.WaitGroup
 
 	zxid int64 // last assigned; owned by the prepare goroutine
+
+	// gen and the reset fields implement recovery from a failed log write:
+	// the sync loop sets resetTo (the last durable zxid) and failedGen;
+	// prepare, before its next request, waits for the applier to reach
+	// resetTo, drops outstanding changes, rewinds zxid and starts gen+1.
+	gen       atomic.Int64
+	resetMu   sync.Mutex
+	resetTo   int64
+	needReset bool
 
 	outMu       sync.Mutex
 	outstanding map[string]change // path -> newest pending view of it
@@ -65,6 +85,7 @@ func newPipeline(s *Server) *pipeline {
 	return &pipeline{
 		s:           s,
 		in:          make(chan *request, 4096),
+		syncCh:      make(chan *request, 4096),
 		applyCh:     make(chan *request, 4096),
 		outstanding: map[string]change{},
 	}
@@ -72,14 +93,21 @@ func newPipeline(s *Server) *pipeline {
 
 func (p *pipeline) start() {
 	p.zxid = p.s.tree.LastZxid()
-	p.wg.Add(2)
+	p.wg.Add(3)
+	go func() {
+		defer p.wg.Done()
+		defer close(p.syncCh)
+		for r := range p.in {
+			p.maybeReset()
+			r.gen = p.gen.Load()
+			p.prepare(r)
+			p.syncCh <- r
+		}
+	}()
 	go func() {
 		defer p.wg.Done()
 		defer close(p.applyCh)
-		for r := range p.in {
-			p.prepare(r)
-			p.applyCh <- r
-		}
+		p.syncLoop()
 	}()
 	go func() {
 		defer p.wg.Done()
@@ -87,6 +115,107 @@ func (p *pipeline) start() {
 			p.apply(r)
 		}
 	}()
+}
+
+// maxBatch bounds how many txns share one fsync.
+const maxBatch = 1000
+
+// syncLoop logs prepared txns. It takes whatever is queued (group commit:
+// under load many txns share one fsync; under light load a lone txn is
+// synced at once, with no artificial delay), appends, syncs, and only then
+// passes them on to be applied and answered.
+func (p *pipeline) syncLoop() {
+	store := p.s.store
+	var failedGen int64 = -1
+	batch := make([]*request, 0, maxBatch)
+	entries := make([]*wire.TxnEntry, 0, maxBatch)
+	for r := range p.syncCh {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r2, ok := <-p.syncCh:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r2)
+			default:
+				break drain
+			}
+		}
+		if store != nil {
+			entries = entries[:0]
+			for _, r := range batch {
+				if r.gen <= failedGen {
+					// Prepared on top of txns that were never logged.
+					r.failed = true
+					continue
+				}
+				entries = append(entries, &wire.TxnEntry{Header: r.hdr, Txn: r.txn})
+			}
+			if len(entries) > 0 {
+				err := store.Append(entries...)
+				if err == nil {
+					err = store.Sync()
+				}
+				if err != nil {
+					failedGen = p.logFailed(err, batch)
+				} else {
+					store.AfterSync()
+				}
+			}
+		}
+		for _, r := range batch {
+			p.applyCh <- r
+		}
+	}
+}
+
+// logFailed handles a failed append or fsync: the batch (and anything
+// prepared after it in the same generation) is answered with an error and
+// not applied; prepare is asked to rewind to the last durable zxid. It
+// returns the generation to refuse.
+func (p *pipeline) logFailed(err error, batch []*request) int64 {
+	last := p.s.store.LastLoggedZxid()
+	p.s.log.Error("writing the transaction log failed; failing the affected requests",
+		zap.Error(err), zap.Int("requests", len(batch)), zap.Stringer("lastDurableZxid", wire.Zxid(last)))
+	gen := int64(-1)
+	for _, r := range batch {
+		if r.hdr.Zxid > last {
+			r.failed = true
+		}
+		if r.gen > gen {
+			gen = r.gen
+		}
+	}
+	p.resetMu.Lock()
+	p.resetTo = last
+	p.needReset = true
+	p.resetMu.Unlock()
+	return gen
+}
+
+// maybeReset rewinds prepare after a failed log write, once the applier
+// has caught up with the last durable txn.
+func (p *pipeline) maybeReset() {
+	p.resetMu.Lock()
+	need, to := p.needReset, p.resetTo
+	p.needReset = false
+	p.resetMu.Unlock()
+	if !need {
+		return
+	}
+	// Requests of the failed generation still in flight will be refused;
+	// wait until everything durable is applied so the tree is the truth.
+	for p.s.tree.LastZxid() < to {
+		time.Sleep(time.Millisecond)
+	}
+	p.outMu.Lock()
+	p.outstanding = map[string]change{}
+	p.outOrder = p.outOrder[:0]
+	p.outMu.Unlock()
+	p.zxid = to
+	p.gen.Add(1)
 }
 
 // submit hands a write to the pipeline. Callers are the connection
@@ -114,6 +243,10 @@ func (p *pipeline) stop() {
 // apply applies a prepared txn to the tree and answers its client.
 func (p *pipeline) apply(r *request) {
 	s := p.s
+	if r.failed {
+		p.refuse(r)
+		return
+	}
 	res := s.tree.Apply(&r.hdr, r.txn)
 	p.forget(r.hdr.Zxid)
 	s.stats.outstanding.Add(-1)
@@ -157,6 +290,41 @@ func (p *pipeline) apply(r *request) {
 		c.reply(r.xid, r.hdr.Zxid, wire.OK, responseFor(r, &res), r.start)
 	}
 	c.endWrite()
+}
+
+// refuse answers a request whose txn could not be logged: SystemError for
+// a write, an invalid-session ConnectResponse for a session being created.
+// Nothing was applied.
+func (p *pipeline) refuse(r *request) {
+	s := p.s
+	s.stats.outstanding.Add(-1)
+	p.forget(r.hdr.Zxid)
+	switch r.op {
+	case wire.OpCreateSession:
+		s.sessions.Remove(r.session)
+		if c := r.conn; c != nil {
+			c.sendConnectResponse(r.connect, 0, 0, nil)
+			c.closeAfterFlush()
+			c.endWrite()
+		}
+		if r.onDone != nil {
+			close(r.onDone)
+		}
+		return
+	case wire.OpCloseSession:
+		if r.internal {
+			// Expiry will try again on its next pass over the session.
+			return
+		}
+	}
+	if r.internal || r.conn == nil {
+		return
+	}
+	r.conn.reply(r.xid, s.tree.LastZxid(), wire.ErrSystemError, nil, r.start)
+	if r.op == wire.OpCloseSession {
+		r.conn.closeAfterFlush()
+	}
+	r.conn.endWrite()
 }
 
 // responseFor builds the reply body of an applied write.

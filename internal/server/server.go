@@ -15,6 +15,9 @@ import (
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/datatree"
 	"github.com/zkd/zkd/internal/session"
+	"github.com/zkd/zkd/internal/snapshot"
+	"github.com/zkd/zkd/internal/storage"
+	"github.com/zkd/zkd/internal/txnlog"
 	"github.com/zkd/zkd/internal/watch"
 	"github.com/zkd/zkd/internal/wire"
 )
@@ -33,6 +36,11 @@ type Server struct {
 	watches  *watch.Manager
 	sessions *session.Tracker
 	pipe     *pipeline
+	// store is the txn log and snapshots; nil for an in-memory server
+	// (no dataDir), which tests use.
+	store *storage.Store
+	// recovered describes what startup read from disk.
+	recovered *storage.Recovered
 
 	ln       net.Listener
 	started  time.Time
@@ -66,17 +74,72 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		cfg:       cfg,
 		log:       log,
 		serverID:  1, // standalone servers use 1 in session ids (wire.md §3.4)
-		tree:      datatree.New(w),
 		watches:   w,
 		conns:     map[*conn]struct{}{},
 		perIP:     map[string]int{},
 		bySession: map[wire.SessionID]*conn{},
 	}
-	s.sessions = session.New(s.serverID, int64(cfg.TickTime), time.Now().UnixMilli())
+	now := time.Now().UnixMilli()
+	s.sessions = session.New(s.serverID, int64(cfg.TickTime), now)
+	if cfg.DataDir == "" {
+		s.tree = datatree.New(w)
+	} else if err := s.openStorage(now); err != nil {
+		return nil, err
+	}
 	s.pipe = newPipeline(s)
 	s.stats.reset()
 	s.traceMask.Store(defaultTraceMask)
 	return s, nil
+}
+
+// openStorage recovers the tree and sessions from the data directories
+// and opens the txn log for appends.
+func (s *Server) openStorage(now int64) error {
+	cfg := s.cfg
+	rec, err := storage.Recover(s.snapDir(), s.logDir(), s.maxNested(), s.watches, s.log)
+	if err != nil {
+		return err
+	}
+	s.recovered = rec
+	s.tree = rec.Tree
+	for id, timeout := range rec.Sessions {
+		// Restored sessions get a full timeout from now, as in ZooKeeper:
+		// their clients may reconnect and keep their ephemerals.
+		s.sessions.Add(wire.SessionID(id), timeout, now)
+	}
+	st, err := storage.Open(storage.Options{
+		SnapDir:   s.snapDir(),
+		LogDir:    s.logDir(),
+		SnapCount: cfg.SnapCount,
+		Log: txnlog.Options{
+			PreAllocSize:          int64(cfg.PreAllocSizeKB) * 1024,
+			ForceSync:             cfg.ForceSync,
+			FsyncWarningThreshold: time.Duration(cfg.FsyncWarningThresholdMs) * time.Millisecond,
+		},
+	}, s.tree, s.snapshotSessions, s.log)
+	if err != nil {
+		return err
+	}
+	s.store = st
+	if rec.SnapshotZxid < 0 || rec.Replayed > 0 || len(rec.DroppedEphemerals) > 0 {
+		// Like ZooKeeper, start from a fresh snapshot of what was recovered,
+		// so the next start replays nothing.
+		if _, err := st.Snapshot(); err != nil {
+			st.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// snapshotSessions lists the live sessions for a snapshot.
+func (s *Server) snapshotSessions() []snapshot.Session {
+	list := s.sessions.Sessions()
+	out := make([]snapshot.Session, 0, len(list))
+	for _, ss := range list {
+		out = append(out, snapshot.Session{ID: int64(ss.ID), Timeout: ss.Timeout})
+	}
+	return out
 }
 
 // Tree exposes the data tree (tests, admin tools).
@@ -144,6 +207,11 @@ func (s *Server) Stop() {
 		}
 		s.wg.Wait()
 		s.pipe.stop()
+		if s.store != nil {
+			if err := s.store.Close(); err != nil {
+				s.log.Warn("closing the transaction log", zap.Error(err))
+			}
+		}
 		s.log.Info("server stopped")
 	})
 }
