@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), versionCmd())
+	root.AddCommand(serverCmd(), versionCmd(), txnlogCmd(), snapshotCmd(), purgeCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "zkd:", err)
 		os.Exit(1)

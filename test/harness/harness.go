@@ -80,9 +80,7 @@ func zkClasspath() string {
 func StartZooKeeper(t testing.TB, extraCfg string, jvmProps ...string) *Process {
 	t.Helper()
 	RequireOrSkip(t, ZooKeeperAvailable())
-	args := append([]string{"-Xmx256m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true"}, jvmProps...)
-	args = append(args, "-cp", zkClasspath(), "org.apache.zookeeper.server.ZooKeeperServerMain")
-	return start(t, "java", args, extraCfg)
+	return start(t, "java", ZooKeeperArgs(jvmProps...), extraCfg)
 }
 
 // StartZkd starts the zkd binary (ZKD_BIN, default bin/zkd from the repo).
@@ -140,33 +138,10 @@ func start(t testing.TB, prog string, args []string, extraCfg string) *Process {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-			"admin.enableServer=false\n4lw.commands.whitelist=*\n%s\n", filepath.Join(dir, "data"), port, extraCfg)
-		cfgPath := filepath.Join(dir, "zoo.cfg")
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		full := args
-		if filepath.Base(prog) == "java" {
-			full = append(append([]string{}, args...), cfgPath)
-		} else {
-			full = append(append([]string{}, args...), "--config", cfgPath)
-		}
-		p := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, logPath: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
-		logf, err := os.Create(p.logPath)
+		cfg := Config(filepath.Join(dir, "data"), port, extraCfg)
+		p, err := Launch(prog, args, dir, cfg)
 		if err != nil {
-			t.Fatal(err)
-		}
-		p.cmd = exec.Command(prog, full...)
-		p.cmd.Dir = dir
-		p.cmd.Stdout, p.cmd.Stderr = logf, logf
-		if err := p.cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", prog, err)
-		}
-		go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
-		if err := p.waitReady(30 * time.Second); err != nil {
 			lastErr = err
-			p.Stop()
 			continue
 		}
 		t.Cleanup(p.Stop)
@@ -175,6 +150,76 @@ func start(t testing.TB, prog string, args []string, extraCfg string) *Process {
 	t.Fatalf("server %s did not start: %v", prog, lastErr)
 	return nil
 }
+
+// Config is the zoo.cfg text the harness uses: loopback, all four-letter
+// words, no AdminServer, plus extra lines.
+func Config(dataDir string, port int, extra string) string {
+	return fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+		"admin.enableServer=false\n4lw.commands.whitelist=*\n%s\n", dataDir, port, extra)
+}
+
+// Launch writes cfg to dir/zoo.cfg and starts prog on it, waiting until it
+// serves. prog is "java" (args end with the main class) or the zkd binary
+// (args are its subcommand). The caller stops the process (Stop or Kill).
+// Launching again in the same dir reuses the same data: that is how tests
+// restart a server.
+func Launch(prog string, args []string, dir, cfg string) (*Process, error) {
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	full := append([]string{}, args...)
+	if filepath.Base(prog) == "java" {
+		full = append(full, cfgPath)
+	} else {
+		full = append(full, "--config", cfgPath)
+	}
+	addr := ""
+	for _, line := range strings.Split(cfg, "\n") {
+		if v, ok := strings.CutPrefix(line, "clientPort="); ok {
+			addr = "127.0.0.1:" + strings.TrimSpace(v)
+		}
+	}
+	p := &Process{Addr: addr, Dir: dir, logPath: filepath.Join(dir, fmt.Sprintf("server-%d.log", time.Now().UnixNano())), exited: make(chan struct{})}
+	logf, err := os.Create(p.logPath)
+	if err != nil {
+		return nil, err
+	}
+	p.cmd = exec.Command(prog, full...)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", prog, err)
+	}
+	go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
+	if err := p.waitReady(30 * time.Second); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// ZooKeeperArgs are the java arguments that run Apache ZooKeeper
+// standalone (pass to Launch with prog "java").
+func ZooKeeperArgs(jvmProps ...string) []string {
+	args := append([]string{"-Xmx256m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true"}, jvmProps...)
+	return append(args, "-cp", zkClasspath(), "org.apache.zookeeper.server.ZooKeeperServerMain")
+}
+
+// Kill ends the process with SIGKILL (a crash) and waits for it.
+func (p *Process) Kill() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// Exited is closed when the process has ended.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
 
 func (p *Process) waitReady(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
