@@ -176,6 +176,10 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = session.Run(s.ctx, s.sessions, session.NewRealClock(), int64(s.cfg.TickTime), s.expireSessions)
 	}()
 	go func() { defer s.wg.Done(); s.reaperLoop() }()
+	if s.store != nil && s.cfg.AutopurgePurgeInterval > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.purgeLoop() }()
+	}
 	s.serving.Store(true)
 	s.log.Info("serving clients", zap.Stringer("addr", ln.Addr()),
 		zap.Int("tickTime", s.cfg.TickTime),
@@ -337,3 +341,23 @@ func (s *Server) maxFrame() int { return s.cfg.JuteMaxBuffer }
 
 // maxNested bounds lengths inside a record (jute.maxbuffer + extrasize).
 func (s *Server) maxNested() int { return s.cfg.JuteMaxBuffer + s.cfg.JuteMaxBufferExtraSize }
+
+// purgeLoop is ZooKeeper's DatadirCleanupManager: at start and then every
+// autopurge.purgeInterval hours, keep the newest autopurge.snapRetainCount
+// snapshots and the logs they need.
+func (s *Server) purgeLoop() {
+	every := time.Duration(s.cfg.AutopurgePurgeInterval) * time.Hour
+	for {
+		res, err := storage.Purge(s.snapDir(), s.logDir(), s.cfg.AutopurgeSnapRetainCount)
+		if err != nil {
+			s.log.Warn("autopurge failed", zap.Error(err))
+		} else if len(res.Snapshots)+len(res.Logs) > 0 {
+			s.log.Info("autopurge removed old files", zap.Int("snapshots", len(res.Snapshots)), zap.Int("logs", len(res.Logs)))
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package storage
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/snapshot"
+	"github.com/zkd/zkd/internal/wire"
+)
+
+func touch(t *testing.T, path string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+}
+
+// Purge keeps the newest N snapshots and every log needed to replay from
+// the oldest kept one, including the newest log that starts below it
+// (PurgeTxnLog, storage.md §8).
+func TestPurgeKeepsWhatReplayNeeds(t *testing.T) {
+	dir := t.TempDir()
+	tree := datatree.New(nil)
+	for _, z := range []int64{0x10, 0x20, 0x30, 0x40, 0x50} {
+		_, err := snapshot.Write(dir, z, tree, nil, false)
+		require.NoError(t, err)
+	}
+	for _, name := range []string{"log.1", "log.15", "log.25", "log.35", "log.45"} {
+		touch(t, filepath.Join(dir, name))
+	}
+	res, err := Purge(dir, dir, 3)
+	require.NoError(t, err)
+	// Kept snapshots: 0x50, 0x40, 0x30. Logs below 0x30 go except log.25.
+	require.ElementsMatch(t, []string{filepath.Join(dir, "snapshot.10"), filepath.Join(dir, "snapshot.20")}, res.Snapshots)
+	require.ElementsMatch(t, []string{filepath.Join(dir, "log.1"), filepath.Join(dir, "log.15")}, res.Logs)
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{"snapshot.30", "snapshot.40", "snapshot.50", "log.25", "log.35", "log.45"}, names)
+}
+
+// Fewer than three snapshots are never purged, whatever count is asked.
+func TestPurgeNeverKeepsFewerThanThree(t *testing.T) {
+	dir := t.TempDir()
+	for _, z := range []int64{1, 2, 3} {
+		_, err := snapshot.Write(dir, z, datatree.New(nil), nil, false)
+		require.NoError(t, err)
+	}
+	res, err := Purge(dir, dir, 1)
+	require.NoError(t, err)
+	require.Empty(t, res.Snapshots)
+}
+
+// Recovery replays the log on top of the snapshot, restores sessions and
+// drops the ephemerals of sessions that closed.
+func TestRecoverReplaysLogAndSessions(t *testing.T) {
+	dir := t.TempDir()
+	tree := datatree.New(nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 1000}, tree, func() []snapshot.Session { return nil }, nil)
+	require.NoError(t, err)
+	_, err = st.Snapshot()
+	require.NoError(t, err)
+	txns := []*wire.TxnEntry{
+		{Header: wire.TxnHeader{ClientID: 7, Zxid: 1, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 5000}},
+		{Header: wire.TxnHeader{ClientID: 8, Zxid: 2, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 6000}},
+		{Header: wire.TxnHeader{ClientID: 7, Zxid: 3, Type: wire.OpCreate}, Txn: &wire.CreateTxn{Path: "/e7", ACL: wire.OpenACLUnsafe, Ephemeral: true, ParentCVersion: 2}},
+		{Header: wire.TxnHeader{ClientID: 8, Zxid: 4, Type: wire.OpCreate}, Txn: &wire.CreateTxn{Path: "/e8", ACL: wire.OpenACLUnsafe, Ephemeral: true, ParentCVersion: 3}},
+		{Header: wire.TxnHeader{ClientID: 8, Zxid: 5, Type: wire.OpCloseSession}, Txn: &wire.CloseSessionTxn{Paths2Delete: []string{"/e8"}}},
+		{Header: wire.TxnHeader{ClientID: 7, Zxid: 6, Type: wire.OpSetData}, Txn: &wire.SetDataTxn{Path: "/e7", Data: []byte("x"), Version: 1}},
+	}
+	require.NoError(t, st.Append(txns...))
+	require.NoError(t, st.Sync())
+	require.NoError(t, st.Close())
+
+	rec, err := Recover(dir, dir, 0, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(6), rec.LastZxid)
+	require.Equal(t, 6, rec.Replayed)
+	require.Equal(t, map[int64]int32{7: 5000}, rec.Sessions)
+	data, st7, err := rec.Tree.GetData("/e7", nil)
+	require.NoError(t, err)
+	require.Equal(t, []byte("x"), data)
+	require.Equal(t, int64(7), st7.EphemeralOwner)
+	_, err = rec.Tree.Exists("/e8", nil)
+	require.Error(t, err)
+}
+
+// A log with no snapshot is an incomplete history: refuse to start.
+func TestRecoverRefusesLogsWithoutSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(Options{SnapDir: dir, LogDir: dir}, datatree.New(nil), func() []snapshot.Session { return nil }, nil)
+	require.NoError(t, err)
+	require.NoError(t, st.Append(&wire.TxnEntry{Header: wire.TxnHeader{Zxid: 1, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 1}}))
+	require.NoError(t, st.Sync())
+	require.NoError(t, st.Close())
+	_, err = Recover(dir, dir, 0, nil, nil)
+	require.ErrorContains(t, err, "no snapshot")
+}
+
+// Missing txns between the snapshot and the log are a gap: refuse.
+func TestRecoverDetectsAGap(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(Options{SnapDir: dir, LogDir: dir}, datatree.New(nil), func() []snapshot.Session { return nil }, nil)
+	require.NoError(t, err)
+	_, err = st.Snapshot()
+	require.NoError(t, err)
+	require.NoError(t, st.Append(&wire.TxnEntry{Header: wire.TxnHeader{Zxid: 5, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 1}}))
+	require.NoError(t, st.Sync())
+	require.NoError(t, st.Close())
+	_, err = Recover(dir, dir, 0, nil, nil)
+	require.ErrorIs(t, err, ErrGap)
+}
+
+func TestFollows(t *testing.T) {
+	for _, tc := range []struct {
+		a, b int64
+		want bool
+	}{
+		{0, 1, true}, {5, 6, true}, {5, 7, false},
+		{int64(wire.MakeZxid(1, 9)), int64(wire.MakeZxid(2, 1)), true},
+		{int64(wire.MakeZxid(1, 9)), int64(wire.MakeZxid(2, 5)), false},
+	} {
+		require.Equal(t, tc.want, follows(tc.a, tc.b), "%x -> %x", tc.a, tc.b)
+	}
+}
