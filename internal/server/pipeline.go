@@ -50,7 +50,8 @@ type request struct {
 // changes of txns prepared but not yet applied (outstanding).
 type pipeline struct {
 	s       *Server
-	in      chan *request
+	in      chan *request // never closed: submit may race with stop
+	quit    chan struct{}
 	syncCh  chan *request
 	applyCh chan *request
 	wg      sync.WaitGroup
@@ -85,6 +86,7 @@ func newPipeline(s *Server) *pipeline {
 	return &pipeline{
 		s:           s,
 		in:          make(chan *request, 4096),
+		quit:        make(chan struct{}),
 		syncCh:      make(chan *request, 4096),
 		applyCh:     make(chan *request, 4096),
 		outstanding: map[string]change{},
@@ -97,7 +99,14 @@ func (p *pipeline) start() {
 	go func() {
 		defer p.wg.Done()
 		defer close(p.syncCh)
-		for r := range p.in {
+		for {
+			var r *request
+			select {
+			case r = <-p.in:
+			case <-p.quit:
+				// Requests still queued belong to closed connections.
+				return
+			}
 			p.maybeReset()
 			r.gen = p.gen.Load()
 			p.prepare(r)
@@ -218,8 +227,9 @@ func (p *pipeline) maybeReset() {
 	p.gen.Add(1)
 }
 
-// submit hands a write to the pipeline. Callers are the connection
-// readers and the server's timers, all stopped before stop is called.
+// submit hands a write to the pipeline. It may be called at any time,
+// even during or after Stop: once the server's context is done the
+// request is dropped (its connection is being closed anyway).
 func (p *pipeline) submit(r *request) {
 	if r.start.IsZero() {
 		r.start = time.Now()
@@ -236,7 +246,7 @@ func (p *pipeline) submit(r *request) {
 }
 
 func (p *pipeline) stop() {
-	close(p.in)
+	close(p.quit)
 	p.wg.Wait()
 }
 
@@ -313,7 +323,14 @@ func (p *pipeline) refuse(r *request) {
 		return
 	case wire.OpCloseSession:
 		if r.internal {
-			// Expiry will try again on its next pass over the session.
+			// The session expired but its close could not be logged: try
+			// again a tick later, or its ephemerals would outlive it.
+			id := r.session
+			time.AfterFunc(time.Duration(s.cfg.TickTime)*time.Millisecond, func() {
+				if s.ctx.Err() == nil {
+					s.pipe.submit(&request{session: id, op: wire.OpCloseSession, internal: true})
+				}
+			})
 			return
 		}
 	}
