@@ -212,6 +212,26 @@ func IsValid(path string) bool {
 	return bytes.Equal(tail[:], seal)
 }
 
+// invalidReason says why a file fails IsValid, naming the file and the
+// offset where it stops making sense: for an uncompressed snapshot cut
+// short, the end of the file, where the final seal should be.
+func invalidReason(path string) error {
+	ce := &CorruptError{File: path, Reason: "fails the quick validity check"}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		ce.Reason, ce.Err = "cannot be read: "+err.Error(), err
+	case strings.HasSuffix(path, snappySuffix):
+		ce.Reason = "snappy compression is not supported"
+	case strings.HasSuffix(path, gzSuffix):
+		ce.Reason = "no gzip magic"
+	default:
+		ce.Offset = st.Size()
+		ce.Reason = "file ends without the final \"/\" seal (truncated or incomplete)"
+	}
+	return ce
+}
+
 // FindNewestValid loads the newest snapshot in dir that reads completely
 // with matching checksums, as FileSnap.deserialize does: files failing
 // IsValid are passed over without counting, and at most 100 candidates are
@@ -232,7 +252,7 @@ func FindNewestValid(dir string, max int) (*Loaded, []Skipped, error) {
 			break
 		}
 		if !IsValid(f.Path) {
-			skipped = append(skipped, Skipped{File: f, Err: errors.New("snapshot: fails the quick validity check (no final seal)")})
+			skipped = append(skipped, Skipped{File: f, Err: invalidReason(f.Path)})
 			continue
 		}
 		tried++

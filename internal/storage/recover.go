@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,7 +64,7 @@ func Recover(snapDir, logDir string, max int, w *watch.Manager, lg *zap.Logger) 
 		lg.Warn("snapshot unusable, trying an older one", zap.String("file", s.File.Path), zap.Error(s.Err))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: load snapshot: %w", err)
+		return nil, fmt.Errorf("storage: load snapshot: %w%s", err, skippedText(skipped))
 	}
 	logs, err := txnlog.ListLogs(logDir)
 	if err != nil {
@@ -106,8 +107,8 @@ func Recover(snapDir, logDir string, max int, w *watch.Manager, lg *zap.Logger) 
 		}
 		z := e.Header.Zxid
 		if !follows(prev, z) && !(rec.Replayed == 0 && loaded == nil) {
-			return nil, fmt.Errorf("%w: after zxid %s the next logged txn is %s (snapshot %s)",
-				ErrGap, wire.Zxid(prev), wire.Zxid(z), snapName(loaded))
+			return nil, fmt.Errorf("%w: after zxid %s the next logged txn is %s (snapshot %s)%s",
+				ErrGap, wire.Zxid(prev), wire.Zxid(z), snapName(loaded), skippedText(rec.Skipped))
 		}
 		rec.Tree.Replay(&e.Header, e.Txn)
 		switch e.Header.Type {
@@ -152,6 +153,19 @@ func follows(a, b int64) bool {
 		return true
 	}
 	return zb.Epoch() > za.Epoch() && zb.Counter() <= 1
+}
+
+// skippedText lists the snapshots recovery passed over, for an error that
+// may be due to them (the operator needs the file and offset).
+func skippedText(skipped []snapshot.Skipped) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	parts := make([]string, len(skipped))
+	for i, s := range skipped {
+		parts[i] = s.Err.Error()
+	}
+	return "; snapshots passed over: " + strings.Join(parts, "; ")
 }
 
 func snapName(l *snapshot.Loaded) string {
