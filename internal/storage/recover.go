@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -57,6 +59,7 @@ func Recover(snapDir, logDir string, max int, w *watch.Manager, lg *zap.Logger) 
 		return nil, fmt.Errorf("storage: repair torn log tail: %w", err)
 	}
 	rec.Torn = torn
+	removeStaleTemps(snapDir, lg)
 
 	loaded, skipped, err := snapshot.FindNewestValid(snapDir, max)
 	rec.Skipped = skipped
@@ -181,4 +184,15 @@ func snapName(l *snapshot.Loaded) string {
 func rehome(t *datatree.Tree, w *watch.Manager) *datatree.Tree {
 	t.SetWatches(w)
 	return t
+}
+
+// removeStaleTemps deletes snapshot.*.tmp files: a crash during a
+// snapshot leaves one behind, and it is never renamed into place.
+func removeStaleTemps(dir string, lg *zap.Logger) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "snapshot.*.tmp"))
+	for _, m := range matches {
+		if err := os.Remove(m); err == nil {
+			lg.Info("removed the temp file of an interrupted snapshot", zap.String("file", m))
+		}
+	}
 }
