@@ -58,6 +58,9 @@ type pipeline struct {
 
 	zxid int64 // last assigned; owned by the prepare goroutine
 
+	// rep is the ensemble role's hook, nil when standalone.
+	rep atomic.Pointer[replicator]
+
 	// gen and the reset fields implement recovery from a failed log write:
 	// the sync loop sets resetTo (the last durable zxid) and failedGen;
 	// prepare, before its next request, waits for the applier to reach
@@ -126,6 +129,36 @@ func (p *pipeline) start() {
 	}()
 }
 
+// replicator is what an ensemble role adds between logging and applying;
+// standalone servers have none and apply what they logged. The sync loop
+// calls proposing before it logs a batch (a leader sends its PROPOSALs
+// first, as ZooKeeper does) and logged once the batch is durable. The
+// role then hands committed requests to commit, in zxid order.
+type replicator interface {
+	proposing(batch []*request)
+	logged(batch []*request)
+}
+
+func (p *pipeline) replicator() replicator {
+	if r := p.rep.Load(); r != nil {
+		return *r
+	}
+	return nil
+}
+
+// setReplicator installs (or, with nil, removes) the ensemble role.
+func (p *pipeline) setReplicator(r replicator) {
+	if r == nil {
+		p.rep.Store(nil)
+		return
+	}
+	p.rep.Store(&r)
+}
+
+// commit passes a committed request to the applier. Callers must call it
+// in zxid order.
+func (p *pipeline) commit(r *request) { p.applyCh <- r }
+
 // maxBatch bounds how many txns share one fsync.
 const maxBatch = 1000
 
@@ -152,6 +185,10 @@ func (p *pipeline) syncLoop() {
 				break drain
 			}
 		}
+		rep := p.replicator()
+		if rep != nil {
+			rep.proposing(batch)
+		}
 		if store != nil {
 			entries = entries[:0]
 			for _, r := range batch {
@@ -173,6 +210,10 @@ func (p *pipeline) syncLoop() {
 					store.AfterSync()
 				}
 			}
+		}
+		if rep != nil {
+			rep.logged(batch)
+			continue
 		}
 		for _, r := range batch {
 			p.applyCh <- r
