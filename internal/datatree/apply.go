@@ -43,6 +43,9 @@ func (t *Tree) applyOne(hdr *wire.TxnHeader, typ wire.OpCode, rec wire.Record) R
 			owner = hdr.ClientID
 		}
 		r.Path, r.Stat, r.Err = t.create(x.Path, x.Data, x.ACL, owner, x.ParentCVersion, hdr.Zxid, hdr.Time)
+		if r.Err == wire.ErrNodeExists && typ == wire.OpCreate {
+			t.raiseParentCversion(x.Path, x.ParentCVersion, hdr.Zxid)
+		}
 	case *wire.CreateContainerTxn:
 		r.Path, r.Stat, r.Err = t.create(x.Path, x.Data, x.ACL, ContainerOwner, x.ParentCVersion, hdr.Zxid, hdr.Time)
 	case *wire.CreateTTLTxn:
@@ -183,7 +186,6 @@ func (t *Tree) delete(path string, zxid int64) wire.Code {
 		return wire.ErrNoNode
 	}
 	n.deleted = true
-	t.nodes.del(path)
 	delete(parent.children, name)
 	if zxid > parent.stat.Pzxid {
 		parent.stat.Pzxid = zxid
@@ -206,6 +208,11 @@ func (t *Tree) delete(path string, zxid int64) wire.Code {
 	}
 	t.watches.Trigger(path, wire.EventNodeDeleted, zxid)
 	t.watches.Trigger(parentPath, wire.EventNodeChildrenChanged, zxid)
+	// Leave the map only after the triggers: a reader that finds no entry
+	// does not wait on n.mu, so it must not see the node gone before the
+	// NodeDeleted notifications are queued (until then it finds the node,
+	// waits on its lock and sees deleted).
+	t.nodes.del(path)
 	return wire.OK
 }
 
@@ -250,28 +257,28 @@ func (t *Tree) killSession(session, zxid int64) {
 	}
 }
 
-// Replay applies a txn read back from the log during recovery. Replay may
-// meet txns a fuzzy snapshot already reflects; they converge because each
-// txn carries absolute values. One adjustment is needed on top of Apply:
-// a create (type 1) that finds its node already there still raises the
-// parent's cversion and pzxid (FileTxnSnapLog.processTransaction).
-func (t *Tree) Replay(hdr *wire.TxnHeader, rec wire.Record) Result {
-	r := t.Apply(hdr, rec)
-	if hdr.Type != wire.OpCreate || r.Err != wire.ErrNodeExists {
-		return r
+// Replay applies a txn read back from the log during recovery. It is Apply:
+// the replay adjustments ZooKeeper makes live in applyOne too, as in
+// DataTree.processTxn, so they also cover creates inside a multi.
+func (t *Tree) Replay(hdr *wire.TxnHeader, rec wire.Record) Result { return t.Apply(hdr, rec) }
+
+// raiseParentCversion is the NodeExists adjustment of a type-1 create:
+// replaying a fuzzy snapshot's log can meet a create whose node the
+// snapshot already holds; its parent's cversion and pzxid still move up to
+// what the txn says (DataTree.setCversionPzxid).
+func (t *Tree) raiseParentCversion(path string, parentCVersion int32, zxid int64) {
+	parentPath, _ := ParentAndName(path)
+	parent := t.nodes.get(parentPath)
+	if parent == nil {
+		return
 	}
-	ct, ok := rec.(*wire.CreateTxn)
-	if !ok {
-		return r
+	parent.mu.Lock()
+	defer parent.mu.Unlock()
+	if parentCVersion == -1 {
+		parentCVersion = parent.stat.Cversion + 1
 	}
-	parentPath, _ := ParentAndName(ct.Path)
-	if parent := t.nodes.get(parentPath); parent != nil {
-		parent.mu.Lock()
-		if ct.ParentCVersion > parent.stat.Cversion {
-			parent.stat.Cversion = ct.ParentCVersion
-			parent.stat.Pzxid = hdr.Zxid
-		}
-		parent.mu.Unlock()
+	if parentCVersion > parent.stat.Cversion {
+		parent.stat.Cversion = parentCVersion
+		parent.stat.Pzxid = zxid
 	}
-	return r
 }

@@ -177,8 +177,15 @@ func (t *Tree) Info(path string) (Info, bool) {
 
 // AllChildrenNumber counts every descendant of path (not path itself).
 func (t *Tree) AllChildrenNumber(path string) (int, error) {
+	// multiMu is read-locked once here, not in the recursion: a second
+	// RLock while a multi waits in Lock would deadlock (sync.RWMutex
+	// forbids recursive read locking).
 	t.multiMu.RLock()
 	defer t.multiMu.RUnlock()
+	return t.allChildrenNumber(path)
+}
+
+func (t *Tree) allChildrenNumber(path string) (int, error) {
 	n := t.lookup(path)
 	if n == nil {
 		return 0, ErrNoNode
@@ -189,7 +196,7 @@ func (t *Tree) AllChildrenNumber(path string) (int, error) {
 	for _, c := range kids {
 		cp := join(path, c)
 		total++
-		if k, err := t.AllChildrenNumber(cp); err == nil {
+		if k, err := t.allChildrenNumber(cp); err == nil {
 			total += k
 		}
 	}

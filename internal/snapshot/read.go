@@ -29,26 +29,32 @@ func Read(path string, max int) (*Loaded, error) {
 		z = -1 // Util.getZxidFromName
 	}
 	l := &Loaded{Path: path, Zxid: z, Tree: datatree.New(nil)}
-	h := &treeBuilder{l: l, loader: datatree.NewLoader(l.Tree), acls: map[int64][]wire.ACL{}}
+	h := newTreeBuilder(l.Tree)
 	d, err := decodeFile(path, max, h)
 	if err != nil {
 		return nil, err
 	}
-	l.Digest = d
+	l.Sessions, l.Digest = h.sessions, d
 	if ok {
 		l.Tree.SetLastZxid(z)
 	}
 	return l, nil
 }
 
-// treeBuilder is the handler Read decodes into.
+// treeBuilder is the handler Read and ReadStream decode into.
 type treeBuilder struct {
-	l      *Loaded
-	loader *datatree.Loader
-	acls   map[int64][]wire.ACL
+	tree     *datatree.Tree
+	loader   *datatree.Loader
+	acls     map[int64][]wire.ACL
+	sessions []Session
 }
 
-func (b *treeBuilder) session(s Session) { b.l.Sessions = append(b.l.Sessions, s) }
+// newTreeBuilder loads into tree, which must hold only what New gives.
+func newTreeBuilder(tree *datatree.Tree) *treeBuilder {
+	return &treeBuilder{tree: tree, loader: datatree.NewLoader(tree), acls: map[int64][]wire.ACL{}}
+}
+
+func (b *treeBuilder) session(s Session) { b.sessions = append(b.sessions, s) }
 
 func (b *treeBuilder) acl(id int64, list []wire.ACL) { b.acls[id] = list }
 
@@ -65,7 +71,7 @@ func (b *treeBuilder) node(path string, data []byte, aclID int64, stat wire.Stat
 	if !standardNode[path] {
 		// The loader would silently replace a node seen twice, leaving the
 		// tree's bookkeeping (sizes, ephemeral sets) counting it twice.
-		if _, dup := b.l.Tree.Info(path); dup {
+		if _, dup := b.tree.Info(path); dup {
 			return fmt.Errorf("node %q appears twice", path)
 		}
 	}
@@ -129,11 +135,16 @@ func decodeFile(path string, maxLen int, h handler) (*Digest, error) {
 // decoder streams a snapshot, checksumming as it goes. Its first error
 // sticks: after it every read returns zero values and decode stops at the
 // next check.
+//
+// In stream mode (the SNAP body, ReadStream) it reads from src exactly the
+// bytes each field needs, never ahead, so whatever follows the snapshot
+// stays in src; and it keeps no checksum (sum is nil).
 type decoder struct {
-	file string
-	src  io.Reader
-	size int64 // total bytes, or -1 when unknown (gzip)
-	max  int
+	file   string // "" for a stream
+	src    io.Reader
+	size   int64 // total bytes, or -1 when unknown (gzip, stream)
+	max    int
+	stream bool
 
 	buf    []byte // buf[r:] is unread input
 	r      int
@@ -166,12 +177,18 @@ func (d *decoder) fill(n int) bool {
 		}
 		if d.r > 0 {
 			// Hash what was consumed, then slide the unread tail down.
-			d.sum.Write(d.buf[d.hashed:d.r])
+			if d.sum != nil {
+				d.sum.Write(d.buf[d.hashed:d.r])
+			}
 			m := copy(d.buf[:cap(d.buf)], d.buf[d.r:])
 			d.base += int64(d.r)
 			d.buf, d.r, d.hashed = d.buf[:m], 0, 0
 		}
-		k, err := d.src.Read(d.buf[len(d.buf):cap(d.buf)])
+		end := cap(d.buf)
+		if d.stream {
+			end = d.r + n // exactly what is asked for, no read-ahead
+		}
+		k, err := d.src.Read(d.buf[len(d.buf):end])
 		d.buf = d.buf[:len(d.buf)+k]
 		if err == io.EOF {
 			d.eof = true
@@ -197,7 +214,14 @@ func (d *decoder) truncated(at int64, what string) {
 		d.fail(at, "read error in %s: %v", what, d.ioErr)
 		return
 	}
-	d.fail(at, "file ends inside %s (truncated)", what)
+	if !d.stream {
+		d.fail(at, "file ends inside %s (truncated)", what)
+		return
+	}
+	if d.err == nil {
+		d.fail(at, "stream ends inside %s (truncated)", what)
+		d.err.Err = io.ErrUnexpectedEOF
+	}
 }
 
 func (d *decoder) int(what string) int32 {
@@ -254,7 +278,7 @@ func (d *decoder) length(what string) int {
 func (d *decoder) bytes(n int, what string, at int64) []byte {
 	out := make([]byte, 0, min(n, bufSize))
 	for len(out) < n {
-		if !d.fill(1) {
+		if !d.fill(min(n-len(out), cap(d.buf))) {
 			d.truncated(at, what)
 			return nil
 		}
@@ -367,64 +391,7 @@ func (d *decoder) decode(h handler) (*Digest, error) {
 	d.int("file header")  // version: not checked, as in ZooKeeper
 	d.long("file header") // dbid: not checked
 
-	nsess := d.count("session count", 12)
-	for i := 0; i < nsess && d.err == nil; i++ {
-		id := d.long("session list")
-		to := d.int("session list")
-		if d.err == nil {
-			h.session(Session{ID: id, Timeout: to})
-		}
-	}
-
-	nacl := d.count("ACL map size", 12)
-	for i := 0; i < nacl && d.err == nil; i++ {
-		at := d.off()
-		id := d.long("ACL map")
-		list := d.aclList("ACL map entry")
-		if d.err == nil && id == openACLID {
-			d.fail(at, "ACL map holds the reserved id -1")
-		}
-		if d.err == nil {
-			h.acl(id, list)
-		}
-	}
-
-	for d.err == nil {
-		at := d.off()
-		p, ok := d.string("node path")
-		if d.err != nil {
-			break
-		}
-		if !ok {
-			d.fail(at, "null node path")
-			break
-		}
-		if p == endPath {
-			break
-		}
-		data := d.buffer("node data")
-		aclID := d.long("node ACL id")
-		var st wire.StatPersisted
-		st.Czxid = d.long("node stat")
-		st.Mzxid = d.long("node stat")
-		st.Ctime = d.long("node stat")
-		st.Mtime = d.long("node stat")
-		st.Version = d.int("node stat")
-		st.Cversion = d.int("node stat")
-		st.Aversion = d.int("node stat")
-		st.EphemeralOwner = d.long("node stat")
-		st.Pzxid = d.long("node stat")
-		if d.err != nil || d.deferred != nil {
-			continue // after a semantic error, keep reading only to reach the checksum
-		}
-		if err := checkPath(p); err != nil {
-			d.deferred = &CorruptError{File: d.file, Offset: at, Reason: err.Error()}
-			continue
-		}
-		if err := h.node(p, data, aclID, st); err != nil {
-			d.deferred = &CorruptError{File: d.file, Offset: at, Reason: err.Error()}
-		}
-	}
+	d.body(h)
 
 	d.checkSum("checksum")
 	d.seal("seal")
@@ -462,6 +429,73 @@ func (d *decoder) decode(h handler) (*Digest, error) {
 		return nil, nil
 	}
 	return dg, nil
+}
+
+// body reads what a snapshot file holds between its header and its first
+// checksum, which is also the SNAP stream up to the signature: sessions,
+// the ACL map and the nodes through the "/" end marker (storage.md §4.1,
+// §4.6). A file decoder goes on to the end marker after a semantic error
+// (d.deferred); a stream decoder stops there.
+func (d *decoder) body(h handler) {
+	nsess := d.count("session count", 12)
+	for i := 0; i < nsess && d.err == nil; i++ {
+		id := d.long("session list")
+		to := d.int("session list")
+		if d.err == nil {
+			h.session(Session{ID: id, Timeout: to})
+		}
+	}
+
+	nacl := d.count("ACL map size", 12)
+	for i := 0; i < nacl && d.err == nil; i++ {
+		at := d.off()
+		id := d.long("ACL map")
+		list := d.aclList("ACL map entry")
+		if d.err == nil && id == openACLID {
+			d.fail(at, "ACL map holds the reserved id -1")
+		}
+		if d.err == nil {
+			h.acl(id, list)
+		}
+	}
+
+	// A stream has no checksum to reach: its first semantic error stands.
+	for d.err == nil && !(d.stream && d.deferred != nil) {
+		at := d.off()
+		p, ok := d.string("node path")
+		if d.err != nil {
+			break
+		}
+		if !ok {
+			d.fail(at, "null node path")
+			break
+		}
+		if p == endPath {
+			break
+		}
+		data := d.buffer("node data")
+		aclID := d.long("node ACL id")
+		var st wire.StatPersisted
+		st.Czxid = d.long("node stat")
+		st.Mzxid = d.long("node stat")
+		st.Ctime = d.long("node stat")
+		st.Mtime = d.long("node stat")
+		st.Version = d.int("node stat")
+		st.Cversion = d.int("node stat")
+		st.Aversion = d.int("node stat")
+		st.EphemeralOwner = d.long("node stat")
+		st.Pzxid = d.long("node stat")
+		if d.err != nil || d.deferred != nil {
+			continue // after a semantic error, keep reading only to reach the checksum
+		}
+		if err := checkPath(p); err != nil {
+			d.deferred = &CorruptError{File: d.file, Offset: at, Reason: err.Error()}
+			continue
+		}
+		if err := h.node(p, data, aclID, st); err != nil {
+			d.deferred = &CorruptError{File: d.file, Offset: at, Reason: err.Error()}
+		}
+	}
 }
 
 var errBadPath = errors.New("invalid node path")

@@ -106,15 +106,20 @@ type Skipped struct {
 // magic, a wrong checksum, a truncated record, a dangling ACL id, and also
 // plain I/O failures (then Err holds the cause and errors.Is sees it).
 type CorruptError struct {
+	// File is empty for a SNAP stream (ReadStream).
 	File string
 	// Offset is the byte offset, in the uncompressed stream, of the field
-	// that could not be read or did not check.
+	// that could not be read or did not check. For a SNAP stream it counts
+	// from the stream's first byte (the session count).
 	Offset int64
 	Reason string
 	Err    error
 }
 
 func (e *CorruptError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("snapshot stream: corrupt at byte offset %d: %s", e.Offset, e.Reason)
+	}
 	return fmt.Sprintf("snapshot %s: corrupt at byte offset %d: %s", e.File, e.Offset, e.Reason)
 }
 

@@ -36,48 +36,11 @@ func Write(dir string, zxid int64, tree *datatree.Tree, sessions []Session, fsyn
 	final := filepath.Join(dir, Name(zxid))
 	tmp := final + tmpSuffix
 
-	// The ACL map precedes the nodes in the file but is only known once
-	// every node has been seen. The node section therefore goes to an
-	// unlinked spool file first, in the same directory (same disk, nothing
-	// to clean up after a crash). Walking twice instead would let an ACL
-	// set between the walks reach a node whose id is not in the map.
-	spool, err := os.CreateTemp(dir, ".snapshot-nodes-*")
+	sp, err := spoolNodes(dir, tree)
 	if err != nil {
-		return "", fmt.Errorf("snapshot: create spool in %s: %w", dir, err)
+		return "", err
 	}
-	spoolName := spool.Name()
-	unlinked := os.Remove(spoolName) == nil // fails on systems that cannot unlink open files
-	defer func() {
-		spool.Close()
-		if !unlinked {
-			os.Remove(spoolName)
-		}
-	}()
-
-	acls := newACLCache()
-	sw := bufio.NewWriterSize(spool, bufSize)
-	var e wire.Encoder
-	err = tree.Walk(func(p string, data []byte, acl []wire.ACL, stat wire.StatPersisted) error {
-		if p == datatree.RootPath {
-			p = "" // DataTree.serialize names the root ""
-		}
-		e.B = e.B[:0]
-		e.String(p)
-		e.Buffer(data)
-		e.Long(acls.id(acl))
-		stat.Encode(&e)
-		_, err := sw.Write(e.B)
-		return err
-	})
-	if err == nil {
-		err = sw.Flush()
-	}
-	if err == nil {
-		_, err = spool.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		return "", fmt.Errorf("snapshot: spool nodes: %w", err)
-	}
+	defer sp.close()
 
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -95,24 +58,16 @@ func Write(dir string, zxid int64, tree *datatree.Tree, sessions []Session, fsyn
 	// Everything written goes through sum as well, so flushing the buffer
 	// makes sum cover every byte so far.
 	bw := bufio.NewWriterSize(io.MultiWriter(f, sum), bufSize)
-	e.B = e.B[:0]
+	var e wire.Encoder
 	e.Int(Magic)
 	e.Int(Version)
 	e.Long(DBID)
-	e.Int(int32(len(sessions)))
-	for _, s := range sessions {
-		e.Long(s.ID)
-		e.Int(s.Timeout)
-	}
-	acls.encodeMap(&e)
 	bw.Write(e.B) // a bufio.Writer error sticks and surfaces at Flush
-	if _, err := io.Copy(bw, spool); err != nil {
-		return "", fmt.Errorf("snapshot: write %s: %w", tmp, err)
+	err = sp.writeBody(bw, sessions)
+	if err == nil {
+		err = bw.Flush() // now sum covers everything through the "/" marker
 	}
-	e.B = e.B[:0]
-	e.String(endPath)
-	bw.Write(e.B)
-	if err := bw.Flush(); err != nil {
+	if err != nil {
 		return "", fmt.Errorf("snapshot: write %s: %w", tmp, err)
 	}
 
@@ -154,6 +109,90 @@ func Write(dir string, zxid int64, tree *datatree.Tree, sessions []Session, fsyn
 		}
 	}
 	return final, nil
+}
+
+// nodeSpool is a tree's node section, written by one fuzzy walk to an
+// unlinked temp file, with the ACL map its nodes refer to.
+//
+// The ACL map precedes the nodes in a snapshot but is only known once
+// every node has been seen, hence the spool. Walking twice instead would
+// let an ACL set between the walks reach a node whose id is not in the map.
+type nodeSpool struct {
+	f        *os.File
+	name     string
+	unlinked bool // the name is gone already
+	acls     *aclCache
+}
+
+// spoolNodes walks tree into a spool file in dir (for Write, the snapshot
+// directory: same disk, nothing to clean up after a crash) and rewinds it.
+// The caller must close the spool.
+func spoolNodes(dir string, tree *datatree.Tree) (sp *nodeSpool, err error) {
+	f, err := os.CreateTemp(dir, ".snapshot-nodes-*")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: create spool in %s: %w", dir, err)
+	}
+	sp = &nodeSpool{f: f, name: f.Name(), acls: newACLCache()}
+	sp.unlinked = os.Remove(sp.name) == nil // fails on systems that cannot unlink open files
+	defer func() {
+		if err != nil {
+			sp.close()
+		}
+	}()
+
+	sw := bufio.NewWriterSize(f, bufSize)
+	var e wire.Encoder
+	err = tree.Walk(func(p string, data []byte, acl []wire.ACL, stat wire.StatPersisted) error {
+		if p == datatree.RootPath {
+			p = "" // DataTree.serialize names the root ""
+		}
+		e.B = e.B[:0]
+		e.String(p)
+		e.Buffer(data)
+		e.Long(sp.acls.id(acl))
+		stat.Encode(&e)
+		_, err := sw.Write(e.B)
+		return err
+	})
+	if err == nil {
+		err = sw.Flush()
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: spool nodes: %w", err)
+	}
+	return sp, nil
+}
+
+func (sp *nodeSpool) close() {
+	sp.f.Close()
+	if !sp.unlinked {
+		os.Remove(sp.name)
+	}
+}
+
+// writeBody writes the snapshot body (storage.md §4.1 between the file
+// header and the first checksum, which is also the whole SNAP stream but
+// its signature): the sessions, the ACL map, the spooled nodes and the "/"
+// end marker. It does not flush bw.
+func (sp *nodeSpool) writeBody(bw *bufio.Writer, sessions []Session) error {
+	var e wire.Encoder
+	e.Int(int32(len(sessions)))
+	for _, s := range sessions {
+		e.Long(s.ID)
+		e.Int(s.Timeout)
+	}
+	sp.acls.encodeMap(&e)
+	bw.Write(e.B) // a bufio.Writer error sticks and surfaces at the caller's Flush
+	if _, err := io.Copy(bw, sp.f); err != nil {
+		return err
+	}
+	e.B = e.B[:0]
+	e.String(endPath)
+	_, err := bw.Write(e.B)
+	return err
 }
 
 func syncDir(dir string) error {
