@@ -50,9 +50,6 @@ func serverCmd() *cobra.Command {
 			for _, k := range cfg.Unknown {
 				log.Warn("unknown zoo.cfg key ignored", zap.String("key", k))
 			}
-			if cfg.Quorum() {
-				log.Warn("server.N lines describe an ensemble; this build runs standalone only (ensemble support is issue #4)")
-			}
 			if cfg.ClientPort == 0 {
 				return fmt.Errorf("clientPort is not set in %s", cfgPath)
 			}

@@ -137,7 +137,7 @@ func (c *conn) serve() {
 		}
 		c.srv.stats.packetsReceived.Add(1)
 		c.stats.received.Add(1)
-		c.srv.sessions.Touch(c.sessionID(), time.Now().UnixMilli())
+		c.srv.touchSession(c.sessionID(), c.timeout.Load())
 		if !c.handleFrame(frame) {
 			return
 		}
@@ -202,8 +202,14 @@ func (c *conn) handshake(frame []byte) bool {
 			zap.Stringer("ourZxid", wire.Zxid(c.srv.tree.LastZxid())))
 		return false
 	}
+	if !c.srv.clientsOK.Load() {
+		// An ensemble member without a leader serves nobody.
+		c.log.Debug("refusing session: not serving (no quorum)")
+		return false
+	}
 	timeout := c.srv.negotiateTimeout(req.TimeOut)
 	now := time.Now().UnixMilli()
+	learner := c.srv.activeLearner()
 	if req.SessionID == 0 {
 		sess := c.srv.sessions.Create(timeout, now)
 		c.sid.Store(int64(sess.ID))
@@ -213,10 +219,17 @@ func (c *conn) handshake(frame []byte) bool {
 		// applied, and only then do we read further requests.
 		done := make(chan struct{})
 		c.beginWrite()
-		c.srv.pipe.submit(&request{
+		r := &request{
 			conn: c, session: sess.ID, op: wire.OpCreateSession,
 			rec: &wire.CreateSessionTxn{TimeOut: timeout}, connect: &req, onDone: done,
-		})
+		}
+		if learner != nil {
+			var e wire.Encoder
+			e.Int(timeout)
+			learner.forward(r, e.B, nil)
+		} else {
+			c.srv.pipe().submit(r)
+		}
 		select {
 		case <-done:
 		case <-c.done:
@@ -232,7 +245,16 @@ func (c *conn) handshake(frame []byte) bool {
 	if old := c.srv.connOf(id); old != nil && old != c {
 		old.close()
 	}
-	if err := c.srv.sessions.Validate(id, req.Passwd); err != nil {
+	err := c.srv.sessions.Validate(id, req.Passwd)
+	if err == nil && learner != nil {
+		// Only the leader knows whether the session is still alive.
+		var valid bool
+		valid, err = learner.revalidateSession(id, timeout, time.Duration(c.srv.cfg.SyncLimit*c.srv.cfg.TickTime)*time.Millisecond)
+		if err == nil && !valid {
+			err = errors.New("the leader says the session expired")
+		}
+	}
+	if err != nil {
 		c.log.Info("refusing session reconnect", zap.Stringer("session", id), zap.Error(err))
 		c.sendConnectResponse(&req, 0, 0, nil)
 		c.closeAfterFlush()

@@ -38,6 +38,13 @@ func (c *conn) runFourLetterWord(cmd string, br *bufio.Reader) {
 	var b bytes.Buffer
 	if !s.cfg.FourLetterAllowed(cmd) {
 		fmt.Fprintf(&b, "%s is not executed because it is not in the whitelist.\n", cmd)
+	} else if !s.clientsOK.Load() && cmd != "ruok" {
+		// An ensemble member without a leader (AbstractFourLetterCommand).
+		if cmd == "isro" {
+			b.WriteString("null")
+		} else {
+			b.WriteString("This ZooKeeper instance is not currently serving requests\n")
+		}
 	} else {
 		switch cmd {
 		case "stmk":
@@ -142,7 +149,12 @@ func (s *Server) sortedConns() []*conn {
 	return cs
 }
 
-func (s *Server) mode() string { return "standalone" }
+func (s *Server) mode() string {
+	if s.peer != nil {
+		return s.peer.mode()
+	}
+	return "standalone"
+}
 
 func (s *Server) writeServerStats(b *bytes.Buffer, self *conn) {
 	fmt.Fprintf(b, "Zookeeper version: %s\n", Version)

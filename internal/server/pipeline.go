@@ -32,6 +32,12 @@ type request struct {
 	// order requests leave prepare, which is the order they are applied.
 	hdr wire.TxnHeader
 	txn wire.Record
+	// remote marks a request forwarded by a learner: the learner answers
+	// its client, the leader does not.
+	remote bool
+	// fromLeader marks a txn received from the leader (PROPOSAL/INFORM):
+	// it was prepared there.
+	fromLeader bool
 	// gen is the prepare generation: after a log write fails, every
 	// request prepared in the failed generation is refused (see syncLoop).
 	gen int64
@@ -57,6 +63,8 @@ type pipeline struct {
 	wg      sync.WaitGroup
 
 	zxid int64 // last assigned; owned by the prepare goroutine
+
+	started, stopped atomic.Bool
 
 	// rep is the ensemble role's hook, nil when standalone.
 	rep atomic.Pointer[replicator]
@@ -96,12 +104,16 @@ func newPipeline(s *Server) *pipeline {
 	}
 }
 
-func (p *pipeline) start() {
-	p.zxid = p.s.tree.LastZxid()
+func (p *pipeline) start() { p.startAt(p.s.tree.LastZxid()) }
+
+// startAt starts the goroutines with zxid as the last assigned zxid (a new
+// leader starts at newEpoch<<32).
+func (p *pipeline) startAt(zxid int64) {
+	p.zxid = zxid
+	p.started.Store(true)
 	p.wg.Add(3)
 	go func() {
 		defer p.wg.Done()
-		defer close(p.syncCh)
 		for {
 			var r *request
 			select {
@@ -113,18 +125,34 @@ func (p *pipeline) start() {
 			p.maybeReset()
 			r.gen = p.gen.Load()
 			p.prepare(r)
-			p.syncCh <- r
+			if !p.toSync(r) {
+				return
+			}
 		}
 	}()
+	syncDone := make(chan struct{})
 	go func() {
 		defer p.wg.Done()
-		defer close(p.applyCh)
+		defer close(syncDone)
 		p.syncLoop()
 	}()
 	go func() {
 		defer p.wg.Done()
-		for r := range p.applyCh {
-			p.apply(r)
+		for {
+			select {
+			case r := <-p.applyCh:
+				p.apply(r)
+			case <-syncDone:
+				// The sync loop is gone; apply what it handed over.
+				for {
+					select {
+					case r := <-p.applyCh:
+						p.apply(r)
+					default:
+						return
+					}
+				}
+			}
 		}
 	}()
 }
@@ -155,9 +183,26 @@ func (p *pipeline) setReplicator(r replicator) {
 	p.rep.Store(&r)
 }
 
+// toSync hands a request to the sync loop to be logged; false after stop.
+// syncCh is never closed: learners push proposals into it from their own
+// goroutines.
+func (p *pipeline) toSync(r *request) bool {
+	select {
+	case p.syncCh <- r:
+		return true
+	case <-p.quit:
+		return false
+	}
+}
+
 // commit passes a committed request to the applier. Callers must call it
-// in zxid order.
-func (p *pipeline) commit(r *request) { p.applyCh <- r }
+// in zxid order. After stop it drops the request: the role has ended.
+func (p *pipeline) commit(r *request) {
+	select {
+	case p.applyCh <- r:
+	case <-p.quit:
+	}
+}
 
 // maxBatch bounds how many txns share one fsync.
 const maxBatch = 1000
@@ -171,15 +216,18 @@ func (p *pipeline) syncLoop() {
 	var failedGen int64 = -1
 	batch := make([]*request, 0, maxBatch)
 	entries := make([]*wire.TxnEntry, 0, maxBatch)
-	for r := range p.syncCh {
+	for {
+		var r *request
+		select {
+		case r = <-p.syncCh:
+		case <-p.quit:
+			return
+		}
 		batch = append(batch[:0], r)
 	drain:
 		for len(batch) < maxBatch {
 			select {
-			case r2, ok := <-p.syncCh:
-				if !ok {
-					break drain
-				}
+			case r2 := <-p.syncCh:
 				batch = append(batch, r2)
 			default:
 				break drain
@@ -216,7 +264,7 @@ func (p *pipeline) syncLoop() {
 			continue
 		}
 		for _, r := range batch {
-			p.applyCh <- r
+			p.commit(r)
 		}
 	}
 }
@@ -286,7 +334,14 @@ func (p *pipeline) submit(r *request) {
 	}
 }
 
-func (p *pipeline) stop() {
+func (p *pipeline) stop() { p.stopOnce() }
+
+// stopOnce stops the goroutines (if started) and waits; later calls do
+// nothing.
+func (p *pipeline) stopOnce() {
+	if !p.stopped.CompareAndSwap(false, true) {
+		return
+	}
 	close(p.quit)
 	p.wg.Wait()
 }
@@ -298,9 +353,26 @@ func (p *pipeline) apply(r *request) {
 		p.refuse(r)
 		return
 	}
+	if r.op == wire.OpSync {
+		// A learner's client sync, released by the leader's SYNC after
+		// every commit before it has been applied.
+		if c := r.conn; c != nil {
+			path := ""
+			if q, ok := r.rec.(*wire.SyncRequest); ok {
+				path = q.Path
+			}
+			c.reply(r.xid, s.tree.LastZxid(), wire.OK, &wire.SyncResponse{Path: path}, r.start)
+			c.endWrite()
+		}
+		return
+	}
 	res := s.tree.Apply(&r.hdr, r.txn)
-	p.forget(r.hdr.Zxid)
-	s.stats.outstanding.Add(-1)
+	if r.fromLeader {
+		s.trackSessionTxn(&r.hdr, r.txn)
+	} else {
+		p.forget(r.hdr.Zxid)
+		s.stats.outstanding.Add(-1)
+	}
 
 	switch r.op {
 	case wire.OpCreateSession:
@@ -315,7 +387,9 @@ func (p *pipeline) apply(r *request) {
 		return
 	case wire.OpCloseSession:
 		s.sessions.Remove(r.session)
-		if r.internal {
+		if r.internal || r.conn == nil {
+			// Expired (here or, on a learner, by the leader): drop the
+			// client's connection if it is ours.
 			if c := s.connOf(r.session); c != nil {
 				c.close()
 			}
@@ -369,7 +443,7 @@ func (p *pipeline) refuse(r *request) {
 			id := r.session
 			time.AfterFunc(time.Duration(s.cfg.TickTime)*time.Millisecond, func() {
 				if s.ctx.Err() == nil {
-					s.pipe.submit(&request{session: id, op: wire.OpCloseSession, internal: true})
+					s.pipe().submit(&request{session: id, op: wire.OpCloseSession, internal: true})
 				}
 			})
 			return

@@ -43,6 +43,30 @@ func (c *conn) handleFrame(frame []byte) bool {
 		return false
 	}
 
+	if l := c.srv.activeLearner(); l != nil && (c.srv.isWriteRequest(hdr.Type) || hdr.Type == wire.OpSync) {
+		// A learner forwards writes (and syncs) to the leader and answers
+		// when the commit comes back.
+		var rec wire.Record
+		if hdr.Type == wire.OpSync {
+			q := &wire.SyncRequest{}
+			if err := wire.Unmarshal(body, c.srv.maxNested(), q); err != nil {
+				c.waitWrites()
+				c.reply(hdr.Xid, c.srv.tree.LastZxid(), wire.ErrMarshallingError, nil, start)
+				return true
+			}
+			rec = q
+		} else {
+			rec, _ = decodeWriteRequest(hdr.Type, body, c.srv.maxNested())
+		}
+		c.beginWrite()
+		if c.isClosed() {
+			return false
+		}
+		ids := c.ids()
+		l.forward(&request{conn: c, session: c.sessionID(), xid: hdr.Xid, op: hdr.Type, rec: rec, ids: ids, start: start},
+			append([]byte(nil), body...), ids)
+		return true
+	}
 	if c.srv.isWriteRequest(hdr.Type) {
 		// A write that cannot be decoded still becomes an error txn and
 		// consumes a zxid, as in ZooKeeper (verified: a truncated create is
@@ -52,7 +76,7 @@ func (c *conn) handleFrame(frame []byte) bool {
 		if c.isClosed() {
 			return false
 		}
-		c.srv.pipe.submit(&request{
+		c.srv.pipe().submit(&request{
 			conn: c, session: c.sessionID(), xid: hdr.Xid, op: hdr.Type, rec: rec,
 			ids: c.ids(), start: start, decodeErr: code,
 		})

@@ -55,6 +55,9 @@ func (s *Server) reapCandidates(now int64) []string {
 }
 
 func (s *Server) reapOnce(now int64) {
+	if s.peer != nil && s.peer.state.Load() != stateLeading {
+		return // only the leader (or a standalone server) reaps
+	}
 	paths := s.reapCandidates(now)
 	if len(paths) == 0 {
 		return
@@ -74,6 +77,6 @@ func (s *Server) reapOnce(now int64) {
 			}
 		}
 		s.log.Debug("reaping node", zap.String("path", p))
-		s.pipe.submit(&request{op: wire.OpDeleteContainer, internal: true, rec: &wire.DeleteRequest{Path: p, Version: -1}})
+		s.pipe().submit(&request{op: wire.OpDeleteContainer, internal: true, rec: &wire.DeleteRequest{Path: p, Version: -1}})
 	}
 }

@@ -35,7 +35,20 @@ type Server struct {
 	tree     *datatree.Tree
 	watches  *watch.Manager
 	sessions *session.Tracker
-	pipe     *pipeline
+	// pipeP is the write pipeline. An ensemble member starts a fresh one
+	// for every role; pipe() returns the current one.
+	pipeP  atomic.Pointer[pipeline]
+	pipeMu sync.Mutex // serialises role switches
+	// peer is the ensemble member driver; nil for a standalone server.
+	peer *peer
+	// clientsOK is false while the server cannot serve clients (an
+	// ensemble member without a leader); new connections are then closed.
+	clientsOK atomic.Bool
+	// expiryCancel stops the session expiry driver (run by standalone
+	// servers and by a leader only).
+	expiryMu     sync.Mutex
+	expiryCancel context.CancelFunc
+	expiryDone   chan struct{}
 	// store is the txn log and snapshots; nil for an in-memory server
 	// (no dataDir), which tests use.
 	store *storage.Store
@@ -80,13 +93,26 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		bySession: map[wire.SessionID]*conn{},
 	}
 	now := time.Now().UnixMilli()
+	if cfg.Quorum() {
+		myid, err := readMyID(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.serverID = myid
+	}
 	s.sessions = session.New(s.serverID, int64(cfg.TickTime), now)
 	if cfg.DataDir == "" {
 		s.tree = datatree.New(w)
 	} else if err := s.openStorage(now); err != nil {
 		return nil, err
 	}
-	s.pipe = newPipeline(s)
+	if cfg.Quorum() {
+		var err error
+		if s.peer, err = newPeer(s, s.serverID); err != nil {
+			return nil, err
+		}
+	}
+	s.pipeP.Store(newPipeline(s))
 	s.stats.reset()
 	s.traceMask.Store(defaultTraceMask)
 	return s, nil
@@ -142,6 +168,56 @@ func (s *Server) snapshotSessions() []snapshot.Session {
 	return out
 }
 
+// activeLearner is the running follower/observer role, or nil.
+func (s *Server) activeLearner() *learner {
+	if s.peer == nil {
+		return nil
+	}
+	s.peer.roleMu.Lock()
+	defer s.peer.roleMu.Unlock()
+	return s.peer.learner
+}
+
+// touchSession records client activity: the local tracker, and on a
+// learner the touch table it reports to the leader in pings.
+func (s *Server) touchSession(id wire.SessionID, timeout int32) {
+	s.sessions.Touch(id, time.Now().UnixMilli())
+	if l := s.activeLearner(); l != nil && id != 0 {
+		l.touch(id, timeout)
+	}
+}
+
+// pipe is the current write pipeline.
+func (s *Server) pipe() *pipeline { return s.pipeP.Load() }
+
+// startSessionExpiry runs the session expiry driver (standalone, leader).
+func (s *Server) startSessionExpiry() {
+	s.expiryMu.Lock()
+	defer s.expiryMu.Unlock()
+	if s.expiryCancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	done := make(chan struct{})
+	s.expiryCancel, s.expiryDone = cancel, done
+	go func() {
+		defer close(done)
+		_ = session.Run(ctx, s.sessions, session.NewRealClock(), int64(s.cfg.TickTime), s.expireSessions)
+	}()
+}
+
+// stopSessionExpiry stops it and waits.
+func (s *Server) stopSessionExpiry() {
+	s.expiryMu.Lock()
+	cancel, done := s.expiryCancel, s.expiryDone
+	s.expiryCancel, s.expiryDone = nil, nil
+	s.expiryMu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
 // Tree exposes the data tree (tests, admin tools).
 func (s *Server) Tree() *datatree.Tree { return s.tree }
 
@@ -168,14 +244,21 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.started = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.pipe.start()
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.acceptLoop() }()
-	go func() {
-		defer s.wg.Done()
-		_ = session.Run(s.ctx, s.sessions, session.NewRealClock(), int64(s.cfg.TickTime), s.expireSessions)
-	}()
 	go func() { defer s.wg.Done(); s.reaperLoop() }()
+	if s.peer != nil {
+		if err := s.peer.start(s.ctx); err != nil {
+			s.cancel()
+			ln.Close()
+			s.wg.Wait()
+			return err
+		}
+	} else {
+		s.pipe().start()
+		s.startSessionExpiry()
+		s.clientsOK.Store(true)
+	}
 	if s.store != nil && s.cfg.AutopurgePurgeInterval > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.purgeLoop() }()
@@ -210,7 +293,8 @@ func (s *Server) Stop() {
 			c.close()
 		}
 		s.wg.Wait()
-		s.pipe.stop()
+		s.stopSessionExpiry()
+		s.pipe().stop()
 		if s.store != nil {
 			if err := s.store.Close(); err != nil {
 				s.log.Warn("closing the transaction log", zap.Error(err))
@@ -320,7 +404,7 @@ func (s *Server) connList() []*conn {
 func (s *Server) expireSessions(ids []wire.SessionID) {
 	for _, id := range ids {
 		s.log.Info("session expired", zap.Stringer("session", id))
-		s.pipe.submit(&request{session: id, op: wire.OpCloseSession, internal: true})
+		s.pipe().submit(&request{session: id, op: wire.OpCloseSession, internal: true})
 	}
 }
 

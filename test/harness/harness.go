@@ -200,6 +200,48 @@ func Launch(prog string, args []string, dir, cfg string) (*Process, error) {
 	return p, nil
 }
 
+// Spawn is Launch without waiting: ensemble members only serve once a
+// quorum is up, so tests start them all, then WaitServing on each.
+func Spawn(prog string, args []string, dir, cfg, addr string) (*Process, error) {
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	full := append(append([]string{}, args...), "--config", cfgPath)
+	p := &Process{Addr: addr, Dir: dir, logPath: filepath.Join(dir, fmt.Sprintf("server-%d.log", time.Now().UnixNano())), exited: make(chan struct{})}
+	logf, err := os.Create(p.logPath)
+	if err != nil {
+		return nil, err
+	}
+	p.cmd = exec.Command(prog, full...)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", prog, err)
+	}
+	go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
+	return p, nil
+}
+
+// WaitServing waits until the server answers srvr with a Mode.
+func (p *Process) WaitServing(timeout time.Duration) error { return p.waitReady(timeout) }
+
+// Mode is the Mode line of srvr ("leader", "follower", ...), or "" when
+// the server does not serve.
+func (p *Process) Mode() string {
+	out, err := FourLetterWord(p.Addr, "srvr", 2*time.Second)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(line, "Mode: "); ok {
+			return strings.TrimSpace(m)
+		}
+	}
+	return ""
+}
+
 // ZooKeeperArgs are the java arguments that run Apache ZooKeeper
 // standalone (pass to Launch with prog "java").
 func ZooKeeperArgs(jvmProps ...string) []string {

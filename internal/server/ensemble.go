@@ -1,0 +1,370 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/session"
+	"github.com/zkd/zkd/internal/snapshot"
+	"github.com/zkd/zkd/internal/storage"
+	"github.com/zkd/zkd/internal/txnlog"
+	"github.com/zkd/zkd/internal/wire"
+	"github.com/zkd/zkd/internal/zab"
+	"github.com/zkd/zkd/internal/zab/election"
+	"github.com/zkd/zkd/internal/zab/electionnet"
+)
+
+// Peer states, as QuorumPeer.ServerState numbers them.
+const (
+	stateLooking   = int32(election.Looking)
+	stateFollowing = int32(election.Following)
+	stateLeading   = int32(election.Leading)
+	stateObserving = int32(election.Observing)
+)
+
+// peer runs this server as a member of an ensemble (QuorumPeer): it
+// elects a leader with Fast Leader Election, then leads, follows or
+// observes with Zab until that role ends, and starts over.
+//
+// The pure protocol cores live in internal/zab (epochs, sync plans,
+// proposal bookkeeping, learner sync) and internal/zab/election (FLE);
+// this file and leader.go / learner.go do the I/O around them.
+type peer struct {
+	s        *Server
+	myid     int64
+	self     config.Server
+	members  map[int64]config.Server
+	voters   *election.QuorumMaj
+	qv       zab.QuorumVerifier
+	observer bool
+
+	net   *electionnet.Manager
+	state atomic.Int32
+
+	// elect is the current FLE machine; it answers LOOKING peers while this
+	// server leads or follows. Guarded by electMu.
+	electMu sync.Mutex
+	elect   *election.Election
+	// looking receives notifications while an election runs.
+	looking chan election.Notification
+
+	epochs zab.Epochs
+
+	// role is the running leader or learner (for 4lw and mntr).
+	roleMu  sync.Mutex
+	leader  *leader
+	learner *learner
+}
+
+// readMyID reads <dataDir>/myid (the first line, a decimal id).
+func readMyID(dataDir string) (int64, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "myid"))
+	if err != nil {
+		return 0, fmt.Errorf("ensemble: read myid: %w", err)
+	}
+	line := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+	id, err := strconv.ParseInt(line, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("ensemble: myid %q is not a number: %w", line, err)
+	}
+	return id, nil
+}
+
+func newPeer(s *Server, myid int64) (*peer, error) {
+	p := &peer{s: s, myid: myid, members: map[int64]config.Server{}, looking: make(chan election.Notification, 256)}
+	var voterIDs []int64
+	for _, m := range s.cfg.Servers {
+		p.members[m.ID] = m
+		if !m.Observer {
+			voterIDs = append(voterIDs, m.ID)
+		}
+	}
+	self, ok := p.members[myid]
+	if !ok {
+		return nil, fmt.Errorf("ensemble: myid %d has no server.%d line", myid, myid)
+	}
+	p.self = self
+	p.observer = self.Observer || s.cfg.PeerType == "observer"
+	p.voters = election.NewQuorumMaj(voterIDs...)
+	p.qv = zab.NewMajority(voterIDs...)
+	return p, nil
+}
+
+// configText is the QuorumVerifier text ZooKeeper puts in notifications
+// and NEWLEADER.
+func (p *peer) configText() []byte {
+	var b strings.Builder
+	for _, m := range p.s.cfg.Servers {
+		fmt.Fprintf(&b, "server.%d=%s\n", m.ID, m.String())
+	}
+	b.WriteString("version=0")
+	return []byte(b.String())
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// start opens the election transport and runs the peer loop until ctx ends.
+func (p *peer) start(ctx context.Context) error {
+	peers := map[int64]string{}
+	for id, m := range p.members {
+		if id != p.myid {
+			peers[id] = hostPort(m.Host, m.ElectionPort)
+		}
+	}
+	n, err := electionnet.New(p.myid, hostPort(p.self.Host, p.self.ElectionPort), peers, p.s.log)
+	if err != nil {
+		return err
+	}
+	p.net = n
+	n.Start()
+	p.s.wg.Add(2)
+	go func() { defer p.s.wg.Done(); p.recvLoop(ctx) }()
+	go func() { defer p.s.wg.Done(); p.run(ctx) }()
+	return nil
+}
+
+// recvLoop feeds election messages to the running election, or answers
+// them with our vote while we lead or follow.
+func (p *peer) recvLoop(ctx context.Context) {
+	defer p.net.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-p.net.Recv():
+			if !ok {
+				return
+			}
+			var n election.Notification
+			if err := n.Decode(m.Payload); err != nil {
+				continue
+			}
+			n.From = m.From
+			if p.state.Load() == stateLooking {
+				select {
+				case p.looking <- n:
+				default: // the election re-sends; dropping under overload is safe
+				}
+				continue
+			}
+			p.electMu.Lock()
+			var out []election.Outgoing
+			if p.elect != nil {
+				out = p.elect.Respond(n)
+			}
+			p.electMu.Unlock()
+			p.send(out)
+		}
+	}
+}
+
+func (p *peer) send(out []election.Outgoing) {
+	for _, o := range out {
+		p.net.Send(o.To, o.Msg.Encode())
+	}
+}
+
+// run is the QuorumPeer main loop.
+func (p *peer) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		p.state.Store(stateLooking)
+		if err := p.s.reload(); err != nil {
+			p.s.log.Error("reloading the data tree before an election failed; retrying", zap.Error(err))
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		epochs, err := zab.LoadEpochs(p.s.snapDir(), p.s.tree.LastZxid())
+		if err != nil {
+			p.s.log.Error("epoch files are inconsistent; this server cannot take part", zap.Error(err))
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		p.epochs = epochs
+		d := p.lookForLeader(ctx)
+		if d == nil {
+			return
+		}
+		start := time.Now()
+		p.s.log.Info("election decided", zap.Int64("leader", d.Vote.Leader),
+			zap.Stringer("state", d.State), zap.Stringer("zxid", wire.Zxid(d.Vote.Zxid)))
+		var roleErr error
+		switch {
+		case d.Vote.Leader == p.myid:
+			p.state.Store(stateLeading)
+			roleErr = p.lead(ctx, start)
+		default:
+			if p.observer {
+				p.state.Store(stateObserving)
+			} else {
+				p.state.Store(stateFollowing)
+			}
+			roleErr = p.learn(ctx, d.Vote.Leader, start)
+		}
+		p.s.stopRole()
+		if ctx.Err() != nil {
+			return
+		}
+		p.s.log.Warn("leaving role, back to leader election", zap.Error(roleErr))
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// lookForLeader runs one FLE round and returns its decision.
+func (p *peer) lookForLeader(ctx context.Context) *election.Decision {
+	e := election.New(p.myid, p.voters, p.s.tree.LastZxid(), p.epochs.Current, p.observer)
+	e.SetConfig(p.configText())
+	p.electMu.Lock()
+	p.elect = e
+	out := e.Start(nowMs())
+	p.electMu.Unlock()
+	p.send(out)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var d *election.Decision
+		select {
+		case <-ctx.Done():
+			return nil
+		case n := <-p.looking:
+			p.electMu.Lock()
+			out, d = e.Step(n, nowMs())
+			p.electMu.Unlock()
+		case <-tick.C:
+			p.electMu.Lock()
+			out, d = e.Tick(nowMs())
+			p.electMu.Unlock()
+			p.net.ConnectAll()
+		}
+		p.send(out)
+		if d != nil {
+			return d
+		}
+	}
+}
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+func (p *peer) tickDur() time.Duration { return time.Duration(p.s.cfg.TickTime) * time.Millisecond }
+
+// mode is what srvr and mntr report.
+func (p *peer) mode() string {
+	switch p.state.Load() {
+	case stateLeading:
+		return "leader"
+	case stateFollowing:
+		return "follower"
+	case stateObserving:
+		return "observer"
+	}
+	return "looking"
+}
+
+// errRoleEnded is returned when a role ends because the server stops.
+var errRoleEnded = errors.New("ensemble: server stopping")
+
+// reload closes the txn log and rebuilds the tree from disk, so that an
+// election votes with every logged txn (ZooKeeper reloads its database
+// after leaving a role for the same reason), then reopens the log.
+func (s *Server) reload() error {
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("closing the transaction log", zap.Error(err))
+		}
+		s.store = nil
+	}
+	rec, err := storage.Recover(s.snapDir(), s.logDir(), s.maxNested(), nil, s.log)
+	if err != nil {
+		return err
+	}
+	if err := copyTree(s.tree, rec.Tree); err != nil {
+		return err
+	}
+	s.tree.SetLastZxid(rec.LastZxid)
+	now := time.Now().UnixMilli()
+	for _, ss := range s.sessions.Sessions() {
+		if _, ok := rec.Sessions[int64(ss.ID)]; !ok {
+			s.sessions.Remove(ss.ID)
+		}
+	}
+	for id, timeout := range rec.Sessions {
+		s.sessions.Add(wire.SessionID(id), timeout, now)
+	}
+	return s.openStore()
+}
+
+// copyTree replaces dst's content with src's.
+func copyTree(dst, src *datatree.Tree) error {
+	dst.Reset()
+	l := datatree.NewLoader(dst)
+	return src.Walk(func(path string, data []byte, acl []wire.ACL, stat wire.StatPersisted) error {
+		return l.Add(path, data, acl, stat)
+	})
+}
+
+// openStore opens the txn log for appends on the current tree.
+func (s *Server) openStore() error {
+	st, err := storage.Open(storage.Options{
+		SnapDir:   s.snapDir(),
+		LogDir:    s.logDir(),
+		SnapCount: s.cfg.SnapCount,
+		Log: txnlog.Options{
+			PreAllocSize:          int64(s.cfg.PreAllocSizeKB) * 1024,
+			ForceSync:             s.cfg.ForceSync,
+			FsyncWarningThreshold: time.Duration(s.cfg.FsyncWarningThresholdMs) * time.Millisecond,
+		},
+	}, s.tree, s.snapshotSessions, s.log)
+	if err != nil {
+		return err
+	}
+	s.store = st
+	return nil
+}
+
+// startRole starts a fresh write pipeline for a role (its own prepare,
+// sync and apply goroutines, so nothing of an earlier role leaks into it).
+func (s *Server) startRole(rep replicator, firstZxidBase int64) *pipeline {
+	p := newPipeline(s)
+	p.setReplicator(rep)
+	s.pipeMu.Lock()
+	s.pipeP.Store(p)
+	s.pipeMu.Unlock()
+	p.startAt(firstZxidBase)
+	return p
+}
+
+// stopRole stops serving clients and the role's pipeline.
+func (s *Server) stopRole() {
+	s.clientsOK.Store(false)
+	for _, c := range s.connList() {
+		c.close()
+	}
+	s.stopSessionExpiry()
+	s.pipeMu.Lock()
+	p := s.pipe()
+	s.pipeMu.Unlock()
+	p.stopOnce()
+}
+
+// snapshotSessionsList is snapshotSessions for the SNAP stream.
+func (s *Server) sessionsForSnap() []snapshot.Session { return s.snapshotSessions() }
+
+var _ = session.PasswordLen
