@@ -8,7 +8,7 @@ PKGS     := ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/zkd/zkd/internal/server.Version=3.8.0-zkd-$(VERSION)
 
-.PHONY: build run test test-unit test-e2e fuzz deps vet clean
+.PHONY: build run test test-unit test-e2e fuzz deps vet clean ensemble
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zkd
@@ -44,4 +44,12 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin zkd-data
+	rm -rf bin zkd-data ensemble-data ensemble5-data
+
+# A local 3-node ensemble on loopback (conf/ensemble3); Ctrl-C stops it.
+ensemble: build
+	@for n in 1 2 3; do mkdir -p ensemble-data/$$n && echo $$n > ensemble-data/$$n/myid; done
+	@trap 'kill $$(jobs -p) 2>/dev/null' INT TERM EXIT; \
+	for n in 1 2 3; do ./$(BIN) server --config conf/ensemble3/zoo$$n.cfg > ensemble-data/$$n.log 2>&1 & done; \
+	echo "3-node ensemble on 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183 (logs in ensemble-data/*.log); Ctrl-C to stop"; \
+	wait

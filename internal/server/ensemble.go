@@ -278,6 +278,19 @@ func (p *peer) mode() string {
 	return "looking"
 }
 
+// peerState is mntr's zk_peer_state ("following - broadcast", ...).
+func (p *peer) peerState() string {
+	switch p.state.Load() {
+	case stateLeading:
+		return "leading - broadcast"
+	case stateFollowing:
+		return "following - broadcast"
+	case stateObserving:
+		return "observing - broadcast"
+	}
+	return "looking"
+}
+
 // errRoleEnded is returned when a role ends because the server stops.
 var errRoleEnded = errors.New("ensemble: server stopping")
 

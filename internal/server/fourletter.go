@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zkd/zkd/internal/session"
+	"github.com/zkd/zkd/internal/snapshot"
 	"github.com/zkd/zkd/internal/wire"
 )
 
@@ -137,7 +138,12 @@ func (s *Server) writeFourLetterWord(b *bytes.Buffer, cmd string, self *conn) {
 	case "gtmk":
 		fmt.Fprintf(b, "%d", s.traceMask.Load())
 	case "hash":
-		// No digests are kept yet (the ensemble work adds them).
+		// The ZooKeeper 3.6+ tree digest (DigestCalculator v2) of the tree
+		// as it stands: members that applied the same txns print the same
+		// line, so divergence shows. It walks the tree; fine for an
+		// operator's command, not for a hot path.
+		z := s.tree.LastZxid()
+		fmt.Fprintf(b, "%x: %d\n", z, snapshot.TreeDigest(s.tree))
 	case "dump":
 		s.writeDump(b)
 	}
@@ -174,6 +180,10 @@ func (s *Server) writeServerStats(b *bytes.Buffer, self *conn) {
 	fmt.Fprintf(b, "Zxid: 0x%x\n", s.tree.LastZxid())
 	fmt.Fprintf(b, "Mode: %s\n", s.mode())
 	fmt.Fprintf(b, "Node count: %d\n", s.tree.NodeCount())
+	if l := s.activeLeader(); l != nil {
+		last, min, max := l.proposalSizes()
+		fmt.Fprintf(b, "Proposal sizes last/min/max: %d/%d/%d\n", last, min, max)
+	}
 }
 
 func (c *conn) interestOps(self bool) int {
@@ -395,7 +405,7 @@ type KV struct {
 func (s *Server) Monitor() []KV {
 	min, avg, max := s.stats.latency()
 	openFDs, maxFDs := fdCounts()
-	return []KV{
+	kv := []KV{
 		{"version", Version},
 		{"server_state", s.mode()},
 		{"avg_latency", javaAvg(avg)},
@@ -420,6 +430,20 @@ func (s *Server) Monitor() []KV {
 		{"non_mtls_remote_conn_count", 0},
 		{"non_mtls_local_conn_count", 0},
 	}
+	if s.peer != nil {
+		kv = append(kv, KV{"peer_state", s.peer.peerState()}, KV{"quorum_size", len(s.peer.voters.Voters())},
+			KV{"synced_observers", 0})
+		if l := s.activeLeader(); l != nil {
+			learners, followers, observers, syncs := l.stats()
+			last, min, max := l.proposalSizes()
+			kv[len(kv)-1] = KV{"synced_observers", observers}
+			kv = append(kv, KV{"learners", learners}, KV{"synced_followers", followers},
+				KV{"synced_non_voting_followers", 0}, KV{"pending_syncs", syncs},
+				KV{"leader_uptime", l.uptime().Milliseconds()},
+				KV{"last_proposal_size", last}, KV{"min_proposal_size", min}, KV{"max_proposal_size", max})
+		}
+	}
+	return kv
 }
 
 func fdCounts() (int, uint64) {

@@ -52,6 +52,9 @@ type leader struct {
 	// handed is the zxid of the last txn handed to the applier; the tree
 	// reaches it asynchronously.
 	handed int64
+	// proposal sizes for srvr/mntr (-1 until the first proposal).
+	lastSize, minSize, maxSize int
+	started                    time.Time
 }
 
 type histEntry struct {
@@ -151,6 +154,9 @@ func (p *peer) lead(ctx context.Context, start time.Time) error {
 	}
 	s.startSessionExpiry()
 	s.clientsOK.Store(true)
+	l.mu.Lock()
+	l.started = time.Now()
+	l.mu.Unlock()
 	l.lg.Info("leading", zap.Int64("epoch", epoch), zap.Duration("electionToServing", time.Since(start)))
 	return l.heartbeat(ctx)
 }
@@ -546,6 +552,7 @@ func (l *leader) proposing(batch []*request) {
 			continue
 		}
 		data := wire.AppendTxnEntry(nil, &wire.TxnEntry{Header: r.hdr, Txn: r.txn})
+		l.noteSize(len(data))
 		l.pending[z] = r
 		l.pdata[z] = data
 		for _, h := range l.forwarding {
@@ -586,4 +593,34 @@ func (l *leader) stats() (learners, syncedFollowers, syncedObservers, pendingSyn
 		}
 	}
 	return len(l.handlers), syncedFollowers, syncedObservers, l.syncq.Pending()
+}
+
+// noteSize records a proposal's size. Caller holds l.mu.
+func (l *leader) noteSize(n int) {
+	if l.minSize == 0 || n < l.minSize {
+		l.minSize = n
+	}
+	if n > l.maxSize {
+		l.maxSize = n
+	}
+	l.lastSize = n
+}
+
+// proposalSizes is srvr's "Proposal sizes last/min/max" (-1 before any).
+func (l *leader) proposalSizes() (last, min, max int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.maxSize == 0 {
+		return -1, -1, -1
+	}
+	return l.lastSize, l.minSize, l.maxSize
+}
+
+func (l *leader) uptime() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started.IsZero() {
+		return 0
+	}
+	return time.Since(l.started)
 }

@@ -178,6 +178,16 @@ func (s *Server) activeLearner() *learner {
 	return s.peer.learner
 }
 
+// activeLeader is the running leader role, or nil.
+func (s *Server) activeLeader() *leader {
+	if s.peer == nil {
+		return nil
+	}
+	s.peer.roleMu.Lock()
+	defer s.peer.roleMu.Unlock()
+	return s.peer.leader
+}
+
 // touchSession records client activity: the local tracker, and on a
 // learner the touch table it reports to the leader in pings.
 func (s *Server) touchSession(id wire.SessionID, timeout int32) {
