@@ -129,7 +129,10 @@ func (p *peer) start(ctx context.Context) error {
 		return err
 	}
 	p.net = n
-	n.Start()
+	if err := n.Start(); err != nil {
+		n.Close()
+		return err
+	}
 	p.s.wg.Add(2)
 	go func() { defer p.s.wg.Done(); p.recvLoop(ctx) }()
 	go func() { defer p.s.wg.Done(); p.run(ctx) }()
