@@ -479,12 +479,10 @@ func (h *learnerHandler) request(pkt *zab.QuorumPacket) error {
 	id := wire.SessionID(rp.SessionID)
 	switch rp.Type {
 	case wire.OpSync:
-		l.mu.Lock()
-		now := l.syncq.RegisterSync(h.sid, l.bc.LastProposed())
-		l.mu.Unlock()
-		if now {
-			h.q.send(&zab.QuorumPacket{Type: zab.PktSync, Zxid: 0})
-		}
+		// Through the pipeline, so it is registered after every write this
+		// learner forwarded before it has been given a zxid: the SYNC must
+		// not overtake their COMMITs.
+		l.pipe.submit(&request{session: id, op: wire.OpSync, remote: true, syncOf: h.sid})
 		return nil
 	case wire.OpCreateSession:
 		d := wire.NewDecoder(rp.Body, 0)
@@ -538,6 +536,19 @@ func (l *leader) commitLocked(z int64) {
 	if r != nil {
 		l.pipe.commit(r)
 	}
+}
+
+// syncLocal queues a sync from one of the leader's own clients behind
+// every commit handed to the applier so far, which answers it once they
+// are applied. False when the role has no pipeline yet.
+func (l *leader) syncLocal(r *request) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pipe == nil {
+		return false
+	}
+	l.pipe.commit(r)
+	return true
 }
 
 // proposing implements replicator: PROPOSAL to the followers before the
@@ -623,4 +634,17 @@ func (l *leader) uptime() time.Duration {
 		return 0
 	}
 	return time.Since(l.started)
+}
+
+// registerSync is called by prepare, in request order, for a learner's
+// sync: answer it once every txn prepared so far (up to lastZxid) has
+// committed.
+func (l *leader) registerSync(sid, lastZxid int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.syncq.RegisterSync(sid, lastZxid) {
+		if h := l.handlers[sid]; h != nil {
+			h.q.send(&zab.QuorumPacket{Type: zab.PktSync, Zxid: 0})
+		}
+	}
 }

@@ -38,6 +38,8 @@ type request struct {
 	// fromLeader marks a txn received from the leader (PROPOSAL/INFORM):
 	// it was prepared there.
 	fromLeader bool
+	// syncOf is the learner whose forwarded sync this is (leader side).
+	syncOf int64
 	// gen is the prepare generation: after a log write fails, every
 	// request prepared in the failed generation is refused (see syncLoop).
 	gen int64
@@ -121,6 +123,15 @@ func (p *pipeline) startAt(zxid int64) {
 			case <-p.quit:
 				// Requests still queued belong to closed connections.
 				return
+			}
+			if r.op == wire.OpSync && r.remote {
+				// A learner's sync takes no zxid; it is registered here so
+				// it follows every write submitted before it.
+				p.s.stats.outstanding.Add(-1)
+				if l, ok := p.replicator().(*leader); ok {
+					l.registerSync(r.syncOf, p.zxid)
+				}
+				continue
 			}
 			p.maybeReset()
 			r.gen = p.gen.Load()

@@ -67,6 +67,27 @@ func (c *conn) handleFrame(frame []byte) bool {
 			append([]byte(nil), body...), ids)
 		return true
 	}
+	if hdr.Type == wire.OpSync {
+		if l := c.srv.activeLeader(); l != nil {
+			// On the leader a sync is answered by the applier once every
+			// txn committed so far is applied: a follower may already have
+			// applied and answered a commit the leader has not reached.
+			q := &wire.SyncRequest{}
+			c.waitWrites()
+			if err := wire.Unmarshal(body, c.srv.maxNested(), q); err != nil {
+				c.reply(hdr.Xid, c.srv.tree.LastZxid(), wire.ErrMarshallingError, nil, start)
+				return true
+			}
+			c.beginWrite()
+			if c.isClosed() {
+				return false
+			}
+			if l.syncLocal(&request{conn: c, session: c.sessionID(), xid: hdr.Xid, op: hdr.Type, rec: q, start: start}) {
+				return true
+			}
+			c.endWrite() // not serving yet: answer at once, below
+		}
+	}
 	if c.srv.isWriteRequest(hdr.Type) {
 		// A write that cannot be decoded still becomes an error txn and
 		// consumes a zxid, as in ZooKeeper (verified: a truncated create is
