@@ -203,7 +203,11 @@ func (c *conn) handshake(frame []byte) bool {
 		return false
 	}
 	if !c.srv.clientsOK.Load() {
-		// An ensemble member without a leader serves nobody.
+		if c.srv.readOnly.Load() && req.ReadOnly {
+			return c.readOnlyHandshake(&req)
+		}
+		// An ensemble member without a leader serves nobody (but clients
+		// that accept a read-only server, when readonlymode.enabled).
 		c.log.Debug("refusing session: not serving (no quorum)")
 		return false
 	}
@@ -399,4 +403,29 @@ func (c *conn) close() {
 		// Wake a reader blocked on backpressure so it can exit.
 		c.pendCond.Broadcast()
 	})
+}
+
+// readOnlyHandshake serves a client that accepts a read-only server while
+// this ensemble member has no quorum (readonlymode.enabled): a local
+// session, no txn; writes get NotReadOnly (ReadOnlyZooKeeperServer).
+func (c *conn) readOnlyHandshake(req *wire.ConnectRequest) bool {
+	s := c.srv
+	timeout := s.negotiateTimeout(req.TimeOut)
+	now := time.Now().UnixMilli()
+	id := wire.SessionID(req.SessionID)
+	if id == 0 {
+		id = s.sessions.Create(timeout, now).ID
+	} else if s.sessions.Validate(id, req.Passwd) != nil {
+		c.sendConnectResponse(req, 0, 0, nil)
+		c.closeAfterFlush()
+		return false
+	}
+	c.sid.Store(int64(id))
+	c.timeout.Store(timeout)
+	s.bindSession(id, c)
+	pw := session.Password(id)
+	resp := wire.ConnectResponse{TimeOut: timeout, SessionID: int64(id), Passwd: pw[:], HasReadOnly: req.HasReadOnly, ReadOnly: true}
+	c.send(wire.MarshalFrame(&resp))
+	c.log.Debug("read-only session", zap.Stringer("session", id))
+	return true
 }

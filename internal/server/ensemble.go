@@ -196,7 +196,15 @@ func (p *peer) run(ctx context.Context) {
 			continue
 		}
 		p.epochs = epochs
+		roTimer := p.startReadOnlyTimer()
 		d := p.lookForLeader(ctx)
+		roTimer.Stop()
+		if p.s.readOnly.Swap(false) {
+			// Read-only clients must reconnect to a read-write server.
+			for _, c := range p.s.connList() {
+				c.close()
+			}
+		}
 		if d == nil {
 			return
 		}
@@ -268,8 +276,24 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 
 func (p *peer) tickDur() time.Duration { return time.Duration(p.s.cfg.TickTime) * time.Millisecond }
 
+// startReadOnlyTimer turns on read-only service if the election has not
+// ended after max(2 s, tickTime), as QuorumPeer does with
+// readonlymode.enabled.
+func (p *peer) startReadOnlyTimer() *time.Timer {
+	wait := max(2*time.Second, p.tickDur())
+	return time.AfterFunc(wait, func() {
+		if p.s.cfg.ReadOnlyModeEnabled && p.state.Load() == stateLooking {
+			p.s.readOnly.Store(true)
+			p.s.log.Info("no quorum: serving read-only clients")
+		}
+	})
+}
+
 // mode is what srvr and mntr report.
 func (p *peer) mode() string {
+	if p.s.readOnly.Load() && p.state.Load() == stateLooking {
+		return "read-only"
+	}
 	switch p.state.Load() {
 	case stateLeading:
 		return "leader"

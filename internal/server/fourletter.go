@@ -39,7 +39,7 @@ func (c *conn) runFourLetterWord(cmd string, br *bufio.Reader) {
 	var b bytes.Buffer
 	if !s.cfg.FourLetterAllowed(cmd) {
 		fmt.Fprintf(&b, "%s is not executed because it is not in the whitelist.\n", cmd)
-	} else if !s.clientsOK.Load() && cmd != "ruok" {
+	} else if !s.clientsOK.Load() && !s.readOnly.Load() && cmd != "ruok" {
 		// An ensemble member without a leader (AbstractFourLetterCommand).
 		if cmd == "isro" {
 			b.WriteString("null")
@@ -134,7 +134,11 @@ func (s *Server) writeFourLetterWord(b *bytes.Buffer, cmd string, self *conn) {
 	case "dirs":
 		fmt.Fprintf(b, "datadir_size: %d\nlogdir_size: %d\n", dirSize(s.snapDir()), dirSize(s.logDir()))
 	case "isro":
-		b.WriteString("rw")
+		if s.readOnly.Load() && !s.clientsOK.Load() {
+			b.WriteString("ro")
+		} else {
+			b.WriteString("rw")
+		}
 	case "gtmk":
 		fmt.Fprintf(b, "%d", s.traceMask.Load())
 	case "hash":
@@ -164,6 +168,9 @@ func (s *Server) mode() string {
 
 func (s *Server) writeServerStats(b *bytes.Buffer, self *conn) {
 	fmt.Fprintf(b, "Zookeeper version: %s\n", Version)
+	if s.readOnly.Load() && !s.clientsOK.Load() {
+		b.WriteString("READ-ONLY mode; serving only read-only clients\n")
+	}
 	if self != nil {
 		b.WriteString("Clients:\n")
 		for _, c := range s.sortedConns() {

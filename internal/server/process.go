@@ -43,6 +43,18 @@ func (c *conn) handleFrame(frame []byte) bool {
 		return false
 	}
 
+	if c.srv.readOnly.Load() && !c.srv.clientsOK.Load() && c.srv.isWriteRequest(hdr.Type) {
+		// A read-only server (no quorum) refuses writes.
+		c.waitWrites()
+		if hdr.Type == wire.OpCloseSession {
+			c.srv.sessions.Remove(c.sessionID())
+			c.reply(hdr.Xid, c.srv.tree.LastZxid(), wire.OK, nil, start)
+			c.closeAfterFlush()
+			return false
+		}
+		c.reply(hdr.Xid, c.srv.tree.LastZxid(), wire.ErrNotReadOnly, nil, start)
+		return true
+	}
 	if l := c.srv.activeLearner(); l != nil && (c.srv.isWriteRequest(hdr.Type) || hdr.Type == wire.OpSync) {
 		// A learner forwards writes (and syncs) to the leader and answers
 		// when the commit comes back.

@@ -44,6 +44,9 @@ type Server struct {
 	// clientsOK is false while the server cannot serve clients (an
 	// ensemble member without a leader); new connections are then closed.
 	clientsOK atomic.Bool
+	// readOnly is set while an ensemble member without a quorum serves
+	// read-only clients (readonlymode.enabled).
+	readOnly atomic.Bool
 	// expiryCancel stops the session expiry driver (run by standalone
 	// servers and by a leader only).
 	expiryMu     sync.Mutex

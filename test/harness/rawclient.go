@@ -108,12 +108,15 @@ func (rc *RawClient) Close() error { return rc.Conn.Close() }
 
 // Resume connects to session (0 for a new one) with the given password.
 func Resume(addr string, session int64, passwd []byte, timeoutMs int32) (*RawClient, error) {
+	return handshake(addr, wire.ConnectRequest{TimeOut: timeoutMs, SessionID: session, Passwd: passwd, HasReadOnly: true})
+}
+
+func handshake(addr string, req wire.ConnectRequest) (*RawClient, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	rc := &RawClient{Conn: c, br: bufio.NewReader(c)}
-	req := wire.ConnectRequest{TimeOut: timeoutMs, SessionID: session, Passwd: passwd, HasReadOnly: true}
 	if err := rc.WriteFrame(wire.MarshalFrame(&req)); err != nil {
 		c.Close()
 		return nil, err
@@ -132,3 +135,9 @@ func Resume(addr string, session int64, passwd []byte, timeoutMs int32) (*RawCli
 
 // LastZxid is the zxid of the last reply received.
 func (rc *RawClient) LastZxid() int64 { return rc.lastZxid }
+
+// DialReadOnly opens a new session on a server, accepting a read-only one
+// (ConnectRequest.readOnly = true).
+func DialReadOnly(addr string, timeoutMs int32) (*RawClient, error) {
+	return handshake(addr, wire.ConnectRequest{TimeOut: timeoutMs, Passwd: make([]byte, 16), ReadOnly: true, HasReadOnly: true})
+}
