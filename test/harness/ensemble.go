@@ -152,6 +152,20 @@ func (e *Ensemble) Stop(id int) {
 	}
 }
 
+// Pause SIGSTOPs member id (a hung server); Resume SIGCONTs it.
+func (e *Ensemble) Pause(id int) {
+	if p := e.Member(id).Proc(); p != nil {
+		p.Pause()
+	}
+}
+
+// Resume SIGCONTs member id.
+func (e *Ensemble) Resume(id int) {
+	if p := e.Member(id).Proc(); p != nil {
+		p.Resume()
+	}
+}
+
 // StopAll stops every running member.
 func (e *Ensemble) StopAll() {
 	for _, m := range e.Members {

@@ -164,35 +164,16 @@ func Config(dataDir string, port int, extra string) string {
 // Launching again in the same dir reuses the same data: that is how tests
 // restart a server.
 func Launch(prog string, args []string, dir, cfg string) (*Process, error) {
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	full := append([]string{}, args...)
-	if filepath.Base(prog) == "java" {
-		full = append(full, cfgPath)
-	} else {
-		full = append(full, "--config", cfgPath)
-	}
 	addr := ""
 	for _, line := range strings.Split(cfg, "\n") {
 		if v, ok := strings.CutPrefix(line, "clientPort="); ok {
 			addr = "127.0.0.1:" + strings.TrimSpace(v)
 		}
 	}
-	p := &Process{Addr: addr, Dir: dir, logPath: filepath.Join(dir, fmt.Sprintf("server-%d.log", time.Now().UnixNano())), exited: make(chan struct{})}
-	logf, err := os.Create(p.logPath)
+	p, err := Spawn(prog, args, dir, cfg, addr)
 	if err != nil {
 		return nil, err
 	}
-	p.cmd = exec.Command(prog, full...)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", prog, err)
-	}
-	go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
 	if err := p.waitReady(30 * time.Second); err != nil {
 		p.Stop()
 		return nil, err
@@ -207,7 +188,12 @@ func Spawn(prog string, args []string, dir, cfg, addr string) (*Process, error) 
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	full := append(append([]string{}, args...), "--config", cfgPath)
+	full := append([]string{}, args...)
+	if filepath.Base(prog) == "java" {
+		full = append(full, cfgPath) // ZooKeeperServerMain takes the file as its argument
+	} else {
+		full = append(full, "--config", cfgPath)
+	}
 	p := &Process{Addr: addr, Dir: dir, logPath: filepath.Join(dir, fmt.Sprintf("server-%d.log", time.Now().UnixNano())), exited: make(chan struct{})}
 	logf, err := os.Create(p.logPath)
 	if err != nil {
@@ -294,6 +280,60 @@ func (p *Process) Log() string {
 // PID of the server process.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
+// Pause freezes the process with SIGSTOP (a hung server: its sockets
+// stay open, nothing answers) and returns once every thread has stopped:
+// kill(2) returns before the threads of a busy process are all halted,
+// and a test that acts right after must not race them. Resume undoes it.
+func (p *Process) Pause() {
+	p.signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(2 * time.Second)
+	for !p.allThreadsStopped() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allThreadsStopped reads each thread's state in /proc (Linux): T is
+// stopped by a signal.
+func (p *Process) allThreadsStopped() bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", p.PID()))
+	if err != nil || len(tasks) == 0 {
+		return true // no /proc: nothing to wait on
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		// "pid (comm) S ...": the state follows the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) {
+			return false
+		}
+		if st := b[i+2]; st != 'T' && st != 't' {
+			return false
+		}
+	}
+	return true
+}
+
+// Resume continues a paused process with SIGCONT.
+func (p *Process) Resume() { p.signal(syscall.SIGCONT) }
+
+func (p *Process) signal(sig syscall.Signal) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+}
+
+// FullLog returns the server's whole output so far (Log keeps the tail).
+func (p *Process) FullLog() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
 // Stop ends the process: SIGTERM, then SIGKILL after 5 s.
 func (p *Process) Stop() {
 	select {
@@ -302,6 +342,8 @@ func (p *Process) Stop() {
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	// A paused process only acts on SIGTERM once continued.
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-p.exited:
 	case <-time.After(5 * time.Second):
