@@ -232,6 +232,9 @@ func (c *conn) handshake(frame []byte) bool {
 			e.Int(timeout)
 			learner.forward(r, e.B, nil)
 		} else {
+			if l := c.srv.activeLeader(); l != nil {
+				l.setOwner(sess.ID, 0)
+			}
 			c.srv.pipe().submit(r)
 		}
 		select {
@@ -265,6 +268,9 @@ func (c *conn) handshake(frame []byte) bool {
 		return false
 	}
 	c.srv.sessions.SetTimeout(id, timeout, now)
+	if l := c.srv.activeLeader(); l != nil {
+		l.setOwner(id, 0)
+	}
 	c.sid.Store(int64(id))
 	c.timeout.Store(timeout)
 	c.srv.bindSession(id, c)

@@ -52,6 +52,10 @@ type leader struct {
 	// handed is the zxid of the last txn handed to the applier; the tree
 	// reaches it asynchronously.
 	handed int64
+	// owners maps a session to the member its client is connected to
+	// (0: this leader). Sessions not in it (from before this leadership)
+	// are not checked until a member claims them.
+	owners map[wire.SessionID]int64
 	// proposal sizes for srvr/mntr (-1 until the first proposal).
 	lastSize, minSize, maxSize int
 	started                    time.Time
@@ -86,6 +90,7 @@ func (p *peer) lead(ctx context.Context, start time.Time) error {
 		forwarding: map[int64]*learnerHandler{},
 		pending:    map[int64]*request{},
 		pdata:      map[int64][]byte{},
+		owners:     map[wire.SessionID]int64{},
 		tracker:    zab.NewLearnerTracker(p.qv, p.myid, int64(s.cfg.InitLimit), int64(s.cfg.SyncLimit)),
 	}
 	p.roleMu.Lock()
@@ -239,7 +244,20 @@ func (l *leader) fail(err error) {
 // loadHistory reads the newest committed txns from the log for DIFF sync.
 // Caller holds l.mu.
 func (l *leader) loadHistory() []histEntry {
-	it, err := txnlog.NewIterator(l.s.logDir(), 0, l.s.maxNested())
+	// Only txns from the newest snapshot on are history, as ZooKeeper's
+	// committedLog holds only the txns replayed after the snapshot it
+	// loaded. A member synced by SNAP keeps the log it had before: it may
+	// hold an uncommitted tail of an abandoned epoch and then a gap up to
+	// the SNAP point. Read as history, such a log made this member, once
+	// leader, send the dead txns by DIFF to a lagging learner and skip the
+	// gap (test/ensemble TestSnapSyncedFormerLeaderLeadsLater). Everything
+	// up to the newest snapshot is in it, so a learner that far behind
+	// gets a SNAP instead.
+	from := int64(0)
+	if snaps, err := snapshot.List(l.s.snapDir()); err == nil && len(snaps) > 0 {
+		from = snaps[0].Zxid
+	}
+	it, err := txnlog.NewIterator(l.s.logDir(), from, l.s.maxNested())
 	if err != nil {
 		return nil
 	}
@@ -432,7 +450,13 @@ func (h *learnerHandler) sync(peerZxid int64) error {
 func (h *learnerHandler) broadcast(ctx context.Context) error {
 	l := h.l
 	s := l.s
-	timeout := time.Duration(s.cfg.InitLimit+s.cfg.SyncLimit) * l.p.tickDur()
+	// Once synced, a learner must be heard from every syncLimit ticks (it
+	// answers each ping, sent every half tick), as LearnerHandler sets
+	// soTimeout to syncLimit·tickTime after the NEWLEADER ACK. A longer
+	// timeout kept a frozen learner attached: the leader buffered every
+	// packet for it, and it later carried on from a stale stream instead of
+	// resyncing.
+	timeout := time.Duration(s.cfg.SyncLimit) * l.p.tickDur()
 	for {
 		pkt, err := h.q.read(timeout)
 		if err != nil {
@@ -458,6 +482,7 @@ func (h *learnerHandler) broadcast(ctx context.Context) error {
 			valid := s.sessions.Touch(wire.SessionID(id), time.Now().UnixMilli())
 			if valid {
 				s.sessions.SetTimeout(wire.SessionID(id), timeout, time.Now().UnixMilli())
+				l.setOwner(wire.SessionID(id), h.sid)
 			}
 			h.q.send(&zab.QuorumPacket{Type: zab.PktRevalidate, Zxid: pkt.Zxid, Data: zab.EncodeRevalidateResponse(id, valid)})
 		case zab.PktRequest:
@@ -488,11 +513,12 @@ func (h *learnerHandler) request(pkt *zab.QuorumPacket) error {
 		d := wire.NewDecoder(rp.Body, 0)
 		timeout := d.Int()
 		s.sessions.Add(id, timeout, time.Now().UnixMilli())
-		l.pipe.submit(&request{session: id, op: wire.OpCreateSession, rec: &wire.CreateSessionTxn{TimeOut: timeout}, remote: true})
+		l.setOwner(id, h.sid)
+		l.pipe.submit(&request{session: id, op: wire.OpCreateSession, rec: &wire.CreateSessionTxn{TimeOut: timeout}, remote: true, via: h.sid})
 		return nil
 	}
 	rec, code := decodeWriteRequest(rp.Type, rp.Body, s.maxNested())
-	l.pipe.submit(&request{session: id, xid: rp.Cxid, op: rp.Type, rec: rec, ids: pkt.AuthInfo, decodeErr: code, remote: true})
+	l.pipe.submit(&request{session: id, xid: rp.Cxid, op: rp.Type, rec: rec, ids: pkt.AuthInfo, decodeErr: code, remote: true, via: h.sid})
 	return nil
 }
 
@@ -647,4 +673,21 @@ func (l *leader) registerSync(sid, lastZxid int64) {
 			h.q.send(&zab.QuorumPacket{Type: zab.PktSync, Zxid: 0})
 		}
 	}
+}
+
+// setOwner records that a session's client is now on member via (0: this
+// leader), after a create or a revalidation there.
+func (l *leader) setOwner(id wire.SessionID, via int64) {
+	l.mu.Lock()
+	l.owners[id] = via
+	l.mu.Unlock()
+}
+
+// ownsSession reports whether a request for session id arriving via a
+// member may proceed.
+func (l *leader) ownsSession(id wire.SessionID, via int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	owner, known := l.owners[id]
+	return !known || owner == via
 }

@@ -40,6 +40,9 @@ type request struct {
 	fromLeader bool
 	// syncOf is the learner whose forwarded sync this is (leader side).
 	syncOf int64
+	// via is the member the client is connected to: the forwarding
+	// learner's sid for remote requests, 0 for the leader's own clients.
+	via int64
 	// gen is the prepare generation: after a log write fails, every
 	// request prepared in the failed generation is refused (see syncLoop).
 	gen int64
@@ -420,6 +423,13 @@ func (p *pipeline) apply(r *request) {
 		return
 	}
 	c := r.conn
+	if res.Err == wire.ErrSessionMoved {
+		// ZooKeeper answers nothing and drops the connection: the client
+		// reconnects to the member that owns its session now.
+		c.endWrite()
+		c.close()
+		return
+	}
 	if res.Err != wire.OK && (r.op != wire.OpMulti || r.decodeErr != wire.OK) {
 		c.reply(r.xid, r.hdr.Zxid, res.Err, nil, r.start)
 	} else {

@@ -112,6 +112,14 @@ func (p *pipeline) prepare(r *request) {
 			r.txn = &wire.ErrorTxn{Err: wire.ErrSessionExpired}
 			return
 		}
+		// On a leader, a session belongs to the member its client is
+		// connected to; a request through any other member is stale
+		// (the client moved on): SessionMoved (checkSession's owner test).
+		if l, ok := p.replicator().(*leader); ok && !l.ownsSession(r.session, r.via) {
+			r.hdr.Type = wire.OpError
+			r.txn = &wire.ErrorTxn{Err: wire.ErrSessionMoved}
+			return
+		}
 	}
 	if r.decodeErr != wire.OK {
 		r.hdr.Type = wire.OpError
