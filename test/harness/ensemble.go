@@ -79,9 +79,13 @@ func NewEnsemble(t testing.TB, voters, observers int, extra string) *Ensemble {
 func (e *Ensemble) Member(id int) *Member { return e.Members[id-1] }
 
 // Start starts member id (again, on the same data, after a Kill or Stop).
-func (e *Ensemble) Start(id int) {
+func (e *Ensemble) Start(id int) { e.StartWith(id, e.bin, []string{"server"}) }
+
+// StartWith starts member id with another program, e.g. Apache ZooKeeper
+// (prog "java", args ZooKeeperQuorumArgs()) for a mixed ensemble.
+func (e *Ensemble) StartWith(id int, prog string, args []string) {
 	m := e.Member(id)
-	p, err := Spawn(e.bin, []string{"server"}, m.Dir, m.cfg, m.ClientAddr)
+	p, err := Spawn(prog, args, m.Dir, m.cfg, m.ClientAddr)
 	if err != nil {
 		e.t.Fatalf("start member %d: %v", id, err)
 	}

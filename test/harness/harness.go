@@ -235,6 +235,14 @@ func ZooKeeperArgs(jvmProps ...string) []string {
 	return append(args, "-cp", zkClasspath(), "org.apache.zookeeper.server.ZooKeeperServerMain")
 }
 
+// ZooKeeperQuorumArgs are the java arguments that run Apache ZooKeeper as
+// an ensemble member (QuorumPeerMain), for mixed ensembles.
+func ZooKeeperQuorumArgs(jvmProps ...string) []string {
+	args := ZooKeeperArgs(jvmProps...)
+	args[len(args)-1] = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+	return args
+}
+
 // Kill ends the process with SIGKILL (a crash) and waits for it.
 func (p *Process) Kill() {
 	select {
