@@ -28,6 +28,9 @@ const (
 	DefaultAdminServerPort         = 8080
 	DefaultMetricsHTTPPort         = 7000
 	DefaultMetricsProviderClass    = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider"
+	// PrometheusMetricsProviderClass is the metricsProvider.className that
+	// turns on the Prometheus exporter.
+	PrometheusMetricsProviderClass = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 )
 
 // Config is a resolved zoo.cfg: every field holds the effective value,
@@ -103,11 +106,18 @@ type Config struct {
 	AdminEnableServer  bool
 	AdminServerAddress string
 	AdminServerPort    int
+	// AdminCommandURL is the command prefix (admin.commandURL) and
+	// AdminIdleTimeout the HTTP idle timeout in ms (admin.idleTimeout).
+	AdminCommandURL  string
+	AdminIdleTimeout int
 	// MetricsProviderClassName, MetricsHTTPHost and MetricsHTTPPort
 	// configure metrics export.
 	MetricsProviderClassName string
 	MetricsHTTPHost          string
 	MetricsHTTPPort          int
+	// MetricsEnabled (zkd.metrics.enabled) turns on the Prometheus
+	// exporter whatever metricsProvider.className says.
+	MetricsEnabled bool
 	// Servers are the server.N members, sorted by ID.
 	Servers []Server
 	// PeerType is "participant" or "observer".
@@ -179,6 +189,8 @@ func newConfig() *Config {
 		AdminEnableServer:        true,
 		AdminServerAddress:       "0.0.0.0",
 		AdminServerPort:          DefaultAdminServerPort,
+		AdminCommandURL:          "/commands",
+		AdminIdleTimeout:         30000,
 		MetricsProviderClassName: DefaultMetricsProviderClass,
 		MetricsHTTPHost:          "0.0.0.0",
 		MetricsHTTPPort:          DefaultMetricsHTTPPort,
@@ -219,6 +231,8 @@ func Default(workDir string) *Config {
 	c.TickTime = 2000
 	c.ClientPort = 2181
 	c.ClientPortAddress = "127.0.0.1"
+	// A local default: the AdminServer on loopback only.
+	c.AdminServerAddress = "127.0.0.1"
 	c.DataDir = filepath.Join(workDir, "zkd-data")
 	c.FourLetterWhitelist = parseWhitelist("*")
 	c.resolveDerived()
@@ -349,6 +363,12 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
+// PrometheusEnabled says whether the Prometheus exporter runs: the
+// className is ZooKeeper's Prometheus provider, or zkd.metrics.enabled.
+func (c *Config) PrometheusEnabled() bool {
+	return c.MetricsEnabled || c.MetricsProviderClassName == PrometheusMetricsProviderClass
+}
+
 // Quorum reports whether the file describes an ensemble: more than one
 // voting server, or at least one server.N with standaloneEnabled=false.
 // Otherwise ZooKeeper runs it standalone (a single server.1 is ignored).
@@ -436,9 +456,14 @@ func (c *Config) String() string {
 	put("admin.enableServer", c.AdminEnableServer)
 	put("admin.serverAddress", c.AdminServerAddress)
 	put("admin.serverPort", c.AdminServerPort)
+	put("admin.commandURL", c.AdminCommandURL)
+	put("admin.idleTimeout", c.AdminIdleTimeout)
 	put("metricsProvider.className", c.MetricsProviderClassName)
 	put("metricsProvider.httpHost", c.MetricsHTTPHost)
 	put("metricsProvider.httpPort", c.MetricsHTTPPort)
+	if c.MetricsEnabled {
+		put("zkd.metrics.enabled", c.MetricsEnabled)
+	}
 	put("peerType", c.PeerType)
 	put("zkd.log.level", c.LogLevel)
 	put("zkd.log.format", c.LogFormat)

@@ -43,6 +43,8 @@ func TestParseDefaults(t *testing.T) {
 		AdminEnableServer:               true,
 		AdminServerAddress:              "0.0.0.0",
 		AdminServerPort:                 8080,
+		AdminCommandURL:                 "/commands",
+		AdminIdleTimeout:                30000,
 		MetricsProviderClassName:        "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider",
 		MetricsHTTPHost:                 "0.0.0.0",
 		MetricsHTTPPort:                 7000,
@@ -186,6 +188,8 @@ func TestParsePrefixedKeys(t *testing.T) {
 		{"admin.enableServer", "false", func(c *Config) any { return c.AdminEnableServer }, false},
 		{"admin.serverAddress", "::1", func(c *Config) any { return c.AdminServerAddress }, "::1"},
 		{"admin.serverPort", "1", func(c *Config) any { return c.AdminServerPort }, 1},
+		{"admin.commandURL", "/cmds", func(c *Config) any { return c.AdminCommandURL }, "/cmds"},
+		{"admin.idleTimeout", "5000", func(c *Config) any { return c.AdminIdleTimeout }, 5000},
 	}
 	for _, tc := range tests {
 		for _, key := range []string{tc.key, "zookeeper." + tc.key} {

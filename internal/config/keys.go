@@ -76,6 +76,7 @@ var keys = map[string]keyDef{
 	"metricsProvider.className": {set: stringKey(func(c *Config) *string { return &c.MetricsProviderClassName })},
 	"metricsProvider.httpHost":  {set: stringKey(func(c *Config) *string { return &c.MetricsHTTPHost })},
 	"metricsProvider.httpPort":  {set: portKey(func(c *Config) *int { return &c.MetricsHTTPPort })},
+	"zkd.metrics.enabled":       {set: boolKey(func(c *Config) *bool { return &c.MetricsEnabled })},
 
 	"4lw.commands.whitelist": {sysprop: true, set: func(c *Config, v string) error {
 		c.FourLetterWhitelist = parseWhitelist(v)
@@ -106,6 +107,8 @@ var keys = map[string]keyDef{
 	"admin.enableServer":       {sysprop: true, set: boolKey(func(c *Config) *bool { return &c.AdminEnableServer })},
 	"admin.serverAddress":      {sysprop: true, set: stringKey(func(c *Config) *string { return &c.AdminServerAddress })},
 	"admin.serverPort":         {sysprop: true, set: portKey(func(c *Config) *int { return &c.AdminServerPort })},
+	"admin.commandURL":         {sysprop: true, set: stringKey(func(c *Config) *string { return &c.AdminCommandURL })},
+	"admin.idleTimeout":        {sysprop: true, set: intKey(func(c *Config) *int { return &c.AdminIdleTimeout }, 1)},
 
 	"zkd.log.level": {set: func(c *Config, v string) error {
 		switch l := strings.ToLower(v); l {

@@ -194,6 +194,7 @@ func (c *conn) handshake(frame []byte) bool {
 		c.log.Info("closing connection: malformed ConnectRequest", zap.Error(err))
 		return false
 	}
+	c.srv.metrics.IncConnectionRequest()
 	if req.LastZxidSeen > c.srv.tree.LastZxid() {
 		// The client has seen a newer state than ours: make it try another
 		// server by closing without a reply.

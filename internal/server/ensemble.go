@@ -53,6 +53,8 @@ type peer struct {
 
 	net   *electionnet.Manager
 	state atomic.Int32
+	// leaderID is the last elected leader (the AdminServer's leader command).
+	leaderID atomic.Int64
 
 	// elect is the current FLE machine; it answers LOOKING peers while this
 	// server leads or follows. Guarded by electMu.
@@ -197,8 +199,12 @@ func (p *peer) run(ctx context.Context) {
 		}
 		p.epochs = epochs
 		roTimer := p.startReadOnlyTimer()
+		electStart := time.Now()
 		d := p.lookForLeader(ctx)
 		roTimer.Stop()
+		if d != nil {
+			p.s.metrics.ObserveElection(time.Since(electStart))
+		}
 		if p.s.readOnly.Swap(false) {
 			// Read-only clients must reconnect to a read-write server.
 			for _, c := range p.s.connList() {
@@ -209,6 +215,7 @@ func (p *peer) run(ctx context.Context) {
 			return
 		}
 		start := time.Now()
+		p.leaderID.Store(d.Vote.Leader)
 		p.s.log.Info("election decided", zap.Int64("leader", d.Vote.Leader),
 			zap.Stringer("state", d.State), zap.Stringer("zxid", wire.Zxid(d.Vote.Zxid)))
 		var roleErr error

@@ -411,6 +411,7 @@ type KV struct {
 // Monitor returns the mntr keys (without the zk_ prefix), in a stable order.
 func (s *Server) Monitor() []KV {
 	min, avg, max := s.stats.latency()
+	respLast, respMin, respMax := s.stats.responseSizes()
 	openFDs, maxFDs := fdCounts()
 	kv := []KV{
 		{"version", Version},
@@ -433,6 +434,9 @@ func (s *Server) Monitor() []KV {
 		{"local_sessions", 0},
 		{"connection_drop_probability", "0.0"},
 		{"outstanding_tls_handshake", 0},
+		{"last_client_response_size", respLast},
+		{"min_client_response_size", respMin},
+		{"max_client_response_size", respMax},
 		{"auth_failed_count", s.stats.authFailed.Load()},
 		{"non_mtls_remote_conn_count", 0},
 		{"non_mtls_local_conn_count", 0},

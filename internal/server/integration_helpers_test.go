@@ -64,6 +64,7 @@ func startServer(t *testing.T, extra ...string) *itServer {
 		"dataDir=" + t.TempDir(),
 		"clientPort=1",
 		"4lw.commands.whitelist=*",
+		"admin.enableServer=false",
 	}
 	lines = append(lines, extra...)
 	cfg, err := config.Parse(strings.NewReader(strings.Join(lines, "\n")+"\n"), "zoo.cfg")

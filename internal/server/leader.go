@@ -419,10 +419,12 @@ func (h *learnerHandler) sync(peerZxid int64) error {
 		}
 		h.q.send(&zab.QuorumPacket{Type: zab.PktSnap, Zxid: s.tree.LastZxid()})
 		h.q.sendRaw(buf.Bytes())
+		s.metrics.IncSnap()
 	case zab.SyncTrunc:
 		h.q.send(&zab.QuorumPacket{Type: zab.PktTrunc, Zxid: plan.Zxid})
 	default:
 		h.q.send(&zab.QuorumPacket{Type: zab.PktDiff, Zxid: plan.Zxid})
+		s.metrics.IncDiff()
 	}
 	if plan.Kind != zab.SyncSnap {
 		for _, e := range l.hist {
@@ -559,6 +561,7 @@ func (l *leader) commitLocked(z int64) {
 		}
 	}
 	l.handed = z
+	l.s.metrics.IncCommit()
 	if r != nil {
 		l.pipe.commit(r)
 	}
@@ -590,6 +593,7 @@ func (l *leader) proposing(batch []*request) {
 		}
 		data := wire.AppendTxnEntry(nil, &wire.TxnEntry{Header: r.hdr, Txn: r.txn})
 		l.noteSize(len(data))
+		l.s.metrics.IncProposal()
 		l.pending[z] = r
 		l.pdata[z] = data
 		for _, h := range l.forwarding {

@@ -410,7 +410,7 @@ func (p *pipeline) apply(r *request) {
 			return
 		}
 		if c := r.conn; c != nil {
-			c.reply(r.xid, r.hdr.Zxid, wire.OK, nil, r.start)
+			c.replyTxn(r.xid, r.hdr.Zxid, wire.OK, nil, r.start)
 			c.closeAfterFlush()
 			c.endWrite()
 		}
@@ -431,9 +431,9 @@ func (p *pipeline) apply(r *request) {
 		return
 	}
 	if res.Err != wire.OK && (r.op != wire.OpMulti || r.decodeErr != wire.OK) {
-		c.reply(r.xid, r.hdr.Zxid, res.Err, nil, r.start)
+		c.replyTxn(r.xid, r.hdr.Zxid, res.Err, nil, r.start)
 	} else {
-		c.reply(r.xid, r.hdr.Zxid, wire.OK, responseFor(r, &res), r.start)
+		c.replyTxn(r.xid, r.hdr.Zxid, wire.OK, responseFor(r, &res), r.start)
 	}
 	c.endWrite()
 }
@@ -473,7 +473,7 @@ func (p *pipeline) refuse(r *request) {
 	if r.internal || r.conn == nil {
 		return
 	}
-	r.conn.reply(r.xid, s.tree.LastZxid(), wire.ErrSystemError, nil, r.start)
+	r.conn.replyTxn(r.xid, s.tree.LastZxid(), wire.ErrSystemError, nil, r.start)
 	if r.op == wire.OpCloseSession {
 		r.conn.closeAfterFlush()
 	}

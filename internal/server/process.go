@@ -157,8 +157,20 @@ func decodeWriteRequest(op wire.OpCode, body []byte, max int) (wire.Record, wire
 }
 
 // reply queues a reply frame: header plus optional body. A non-OK code
-// never carries a body (wire.md §4).
+// never carries a body (wire.md §4). A non-zero start records the
+// request's latency as a read.
 func (c *conn) reply(xid int32, zxid int64, code wire.Code, body wire.Record, start time.Time) {
+	c.replyAs(false, xid, zxid, code, body, start)
+}
+
+// replyTxn is reply for a request that went through the write pipeline
+// as a txn: its latency is an update latency (ZooKeeper tells them apart
+// by the txn header).
+func (c *conn) replyTxn(xid int32, zxid int64, code wire.Code, body wire.Record, start time.Time) {
+	c.replyAs(true, xid, zxid, code, body, start)
+}
+
+func (c *conn) replyAs(txn bool, xid int32, zxid int64, code wire.Code, body wire.Record, start time.Time) {
 	var e wire.Encoder
 	at := e.BeginFrame()
 	h := wire.ReplyHeader{Xid: xid, Zxid: zxid, Err: code}
@@ -168,10 +180,16 @@ func (c *conn) reply(xid int32, zxid int64, code wire.Code, body wire.Record, st
 	}
 	e.EndFrame(at)
 	c.send(e.B)
+	c.srv.stats.recordResponseSize(len(e.B) - 4)
 	if !start.IsZero() {
 		lat := time.Since(start)
 		c.stats.recordLatency(lat, zxid)
 		c.srv.stats.recordLatency(lat)
+		if txn {
+			c.srv.metrics.ObserveUpdate(lat)
+		} else {
+			c.srv.metrics.ObserveRead(lat)
+		}
 	}
 }
 

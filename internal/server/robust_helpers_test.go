@@ -28,7 +28,7 @@ import (
 
 // robustBaseConfig is the zoo.cfg every robustness server starts from.
 // clientPort is a dummy: the tests serve on their own listener.
-const robustBaseConfig = "tickTime=2000\nclientPort=1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n"
+const robustBaseConfig = "tickTime=2000\nclientPort=1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n"
 
 // robustStartServer starts an in-process server on 127.0.0.1:0 with the
 // base config plus extra zoo.cfg lines, and stops it when the test ends.

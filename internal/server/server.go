@@ -12,8 +12,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/metrics"
 	"github.com/zkd/zkd/internal/session"
 	"github.com/zkd/zkd/internal/snapshot"
 	"github.com/zkd/zkd/internal/storage"
@@ -75,6 +77,12 @@ type Server struct {
 	traceMask atomic.Int64
 	// serving is false until the listener accepts and after Stop begins.
 	serving atomic.Bool
+	// admin is the AdminServer, nil when disabled or not started.
+	admin *admin.Server
+	// metrics receives exporter events (nopMetrics when off); exporter is
+	// the Prometheus registry and listener, nil when off (metrics.go).
+	metrics  Metrics
+	exporter *metrics.Metrics
 }
 
 // New builds a server from a configuration. It does not listen yet.
@@ -95,6 +103,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		perIP:     map[string]int{},
 		bySession: map[wire.SessionID]*conn{},
 	}
+	s.setupMetrics()
 	now := time.Now().UnixMilli()
 	if cfg.Quorum() {
 		myid, err := readMyID(cfg.DataDir)
@@ -125,10 +134,12 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 // and opens the txn log for appends.
 func (s *Server) openStorage(now int64) error {
 	cfg := s.cfg
+	loadStart := time.Now()
 	rec, err := storage.Recover(s.snapDir(), s.logDir(), s.maxNested(), s.watches, s.log)
 	if err != nil {
 		return err
 	}
+	s.metrics.ObserveDBInit(time.Since(loadStart))
 	s.recovered = rec
 	s.tree = rec.Tree
 	for id, timeout := range rec.Sessions {
@@ -144,7 +155,9 @@ func (s *Server) openStorage(now int64) error {
 			PreAllocSize:          int64(cfg.PreAllocSizeKB) * 1024,
 			ForceSync:             cfg.ForceSync,
 			FsyncWarningThreshold: time.Duration(cfg.FsyncWarningThresholdMs) * time.Millisecond,
+			OnFsync:               s.metrics.ObserveFsync,
 		},
+		OnSnapshot: s.metrics.ObserveSnapshot,
 	}, s.tree, s.snapshotSessions, s.log)
 	if err != nil {
 		return err
@@ -276,6 +289,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.purgeLoop() }()
 	}
+	s.startMetrics()
+	s.startAdmin()
 	s.serving.Store(true)
 	s.log.Info("serving clients", zap.Stringer("addr", ln.Addr()),
 		zap.Int("tickTime", s.cfg.TickTime),
@@ -290,6 +305,9 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		s.serving.Store(false)
+		if s.admin != nil {
+			s.admin.Close()
+		}
 		if s.ln != nil {
 			s.ln.Close()
 		}
@@ -306,6 +324,7 @@ func (s *Server) Stop() {
 			c.close()
 		}
 		s.wg.Wait()
+		s.stopMetrics()
 		s.stopSessionExpiry()
 		s.pipe().stop()
 		if s.store != nil {
@@ -345,6 +364,7 @@ func (s *Server) acceptLoop() {
 			// maxClientCnxns: accept and close at once, no bytes (wire.md §1).
 			s.log.Warn("too many connections from client, closing",
 				zap.String("ip", c.ip), zap.Int("max", s.cfg.MaxClientCnxns))
+			s.metrics.IncConnectionRejected()
 			nc.Close()
 			continue
 		}

@@ -18,6 +18,11 @@ type serverStats struct {
 	latMax   int64
 	latTotal int64
 	latCount int64
+
+	// Reply sizes in bytes (length prefix excluded); -1 until a reply.
+	respLast atomic.Int64
+	respMin  atomic.Int64
+	respMax  atomic.Int64
 }
 
 func (s *serverStats) reset() {
@@ -26,6 +31,31 @@ func (s *serverStats) reset() {
 	s.latMu.Lock()
 	s.latMin, s.latMax, s.latTotal, s.latCount = 0, 0, 0, 0
 	s.latMu.Unlock()
+	s.respLast.Store(-1)
+	s.respMin.Store(-1)
+	s.respMax.Store(-1)
+}
+
+func (s *serverStats) recordResponseSize(n int) {
+	v := int64(n)
+	s.respLast.Store(v)
+	for {
+		m := s.respMin.Load()
+		if (m >= 0 && v >= m) || s.respMin.CompareAndSwap(m, v) {
+			break
+		}
+	}
+	for {
+		m := s.respMax.Load()
+		if v <= m || s.respMax.CompareAndSwap(m, v) {
+			break
+		}
+	}
+}
+
+// responseSizes returns the last, min and max reply size (-1 if none).
+func (s *serverStats) responseSizes() (last, min, max int64) {
+	return s.respLast.Load(), s.respMin.Load(), s.respMax.Load()
 }
 
 func (s *serverStats) recordLatency(d time.Duration) {

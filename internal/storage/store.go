@@ -27,6 +27,9 @@ type Options struct {
 	Log       txnlog.Options
 	// Rand picks the snapshot trigger; nil means a random source.
 	Rand *rand.Rand
+	// OnSnapshot, if set, receives how long each snapshot took to write
+	// (the snapshottime metric).
+	OnSnapshot func(time.Duration)
 }
 
 // Store is the durable side of the write pipeline. Append/Sync/AfterSync
@@ -146,6 +149,9 @@ func (s *Store) snapshotLocked() (string, error) {
 		return "", fmt.Errorf("storage: snapshot at %s: %w", wire.Zxid(zxid), err)
 	}
 	took := time.Since(start)
+	if s.opts.OnSnapshot != nil {
+		s.opts.OnSnapshot(took)
+	}
 	s.lastSnapM.Lock()
 	s.lastSnap = snapshotInfo{Zxid: zxid, Path: path, At: start, Took: took}
 	s.lastSnapM.Unlock()
