@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/test/harness"
 )
 
 // Environment variables understood by the suite.
@@ -53,7 +55,7 @@ func runMain(m *testing.M) int {
 		return 0
 	}
 	var err error
-	repoRoot, err = findRepoRoot()
+	repoRoot, err = harness.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -108,23 +110,6 @@ func runMain(m *testing.M) int {
 		srv.dumpLog(os.Stderr, 60)
 	}
 	return code
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find go.mod above the test directory")
-		}
-		dir = parent
-	}
 }
 
 // launcher builds the command line that runs a server with the given zoo.cfg.

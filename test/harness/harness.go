@@ -96,7 +96,7 @@ func ZkdBinary(t testing.TB) string {
 	if b := os.Getenv("ZKD_BIN"); b != "" {
 		return b
 	}
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,9 @@ func ZkdBinary(t testing.TB) string {
 	return bin
 }
 
-func repoRoot() (string, error) {
+// RepoRoot is the directory holding go.mod, found upwards from the
+// working directory (tests run in their package directory).
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
