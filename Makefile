@@ -8,7 +8,17 @@ PKGS     := ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/zkd/zkd/internal/server.Version=3.8.0-zkd-$(VERSION)
 
-.PHONY: build run test test-unit test-e2e fuzz deps vet clean ensemble
+.PHONY: build run test test-unit test-e2e fuzz deps vet clean ensemble install install-bin install-systemd
+
+# Install locations. `make install` copies bin/zkd to $(DESTDIR)$(BINDIR);
+# with DESTDIR set (staging a package, e.g. DESTDIR=$$(mktemp -d)) it also
+# stages the systemd unit and the example /etc/zkd/zoo.cfg. On the running
+# system those are installed only when asked: `make install-systemd`. Nothing
+# here creates users, reloads systemd or starts services.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+UNITDIR    ?= /lib/systemd/system
+SYSCONFDIR ?= /etc
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/zkd
@@ -58,3 +68,25 @@ ensemble: build
 	for n in 1 2 3; do ./$(BIN) server --config conf/ensemble3/zoo$$n.cfg > ensemble-data/$$n.log 2>&1 & done; \
 	echo "3-node ensemble on 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183 (logs in ensemble-data/*.log); Ctrl-C to stop"; \
 	wait
+
+install: install-bin
+ifneq ($(DESTDIR),)
+install: install-systemd
+endif
+
+install-bin: build
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/zkd
+
+# The unit's ExecStart follows BINDIR; an existing zoo.cfg is never replaced.
+install-systemd:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/zkd
+	sed 's#^ExecStart=/usr/local/bin/zkd #ExecStart=$(BINDIR)/zkd #; s#/etc/zkd/zoo.cfg#$(SYSCONFDIR)/zkd/zoo.cfg#' \
+	  deploy/systemd/zkd.service > $(DESTDIR)$(UNITDIR)/zkd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/zkd.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/zkd.service.tmp $(DESTDIR)$(UNITDIR)/zkd.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/zkd/zoo.cfg ]; then \
+	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/zkd/zoo.cfg"; \
+	else \
+	  install -m 0644 deploy/systemd/zoo.cfg $(DESTDIR)$(SYSCONFDIR)/zkd/zoo.cfg; \
+	fi

@@ -3,6 +3,7 @@
 #   zookeeper      - reference server, Java client jars, recipes jars, zkCli.sh
 #   zookeeper-bin  - C client shell cli_mt
 #   python3-kazoo  - Python client
+#   tmux           - drives `zkd cli` through a pseudo-terminal in its tests
 #   a JDK (javac)  - to compile the Java test programs at test time
 # Idempotent: only runs apt-get when something is missing.
 set -euo pipefail
@@ -20,7 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 missing=()
-for pkg in zookeeper zookeeper-bin python3-kazoo; do
+for pkg in zookeeper zookeeper-bin python3-kazoo tmux; do
     status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
     if [ "$status" != "install ok installed" ]; then
         missing+=("$pkg")

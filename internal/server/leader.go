@@ -633,7 +633,10 @@ func (l *leader) stats() (learners, syncedFollowers, syncedObservers, pendingSyn
 			syncedFollowers++
 		}
 	}
-	return len(l.handlers), syncedFollowers, syncedObservers, l.syncq.Pending()
+	if l.syncq != nil { // nil until a quorum acknowledged the new epoch
+		pendingSyncs = l.syncq.Pending()
+	}
+	return len(l.handlers), syncedFollowers, syncedObservers, pendingSyncs
 }
 
 // noteSize records a proposal's size. Caller holds l.mu.

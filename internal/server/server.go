@@ -273,6 +273,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.acceptLoop() }()
 	go func() { defer s.wg.Done(); s.reaperLoop() }()
+	// Decided before the peer starts: its goroutine swaps s.store (reload).
+	autopurge := s.store != nil && s.cfg.AutopurgePurgeInterval > 0
 	if s.peer != nil {
 		if err := s.peer.start(s.ctx); err != nil {
 			s.cancel()
@@ -285,7 +287,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.startSessionExpiry()
 		s.clientsOK.Store(true)
 	}
-	if s.store != nil && s.cfg.AutopurgePurgeInterval > 0 {
+	if autopurge {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.purgeLoop() }()
 	}
