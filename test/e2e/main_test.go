@@ -273,14 +273,7 @@ func startServer(launch launcher) (*server, error) {
 }
 
 // freePort asks the kernel for an unused loopback port and releases it.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return harness.FreePort() }
 
 // waitReady polls the four-letter word "ruok" until the server answers
 // "imok" and srvr does not say it is not serving yet. exited, when not nil, aborts the wait if the process dies.

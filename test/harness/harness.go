@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -32,12 +33,43 @@ type Process struct {
 
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort() (int, error) {
+	// Ports handed out by listen(:0) come from the kernel's ephemeral range,
+	// the same range outgoing connections take their source ports from: a
+	// busy test machine may reuse such a port for a client socket before a
+	// server process binds it. Below that range only explicit binds take
+	// ports, so pick there and check the port binds.
+	low := ephemeralLow()
+	if low > 11000 {
+		for i := 0; i < 200; i++ {
+			port := 10000 + rand.IntN(low-10000)
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				continue
+			}
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux;
+// 32768 when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil {
+		return 32768
+	}
+	return low
 }
 
 // ZooKeeperAvailable says why Apache ZooKeeper cannot be started, or "".

@@ -31,6 +31,7 @@ import (
 
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/test/harness"
 )
 
 // repoRoot is the module root: two levels above this file.
@@ -472,10 +473,9 @@ func exportedNames(t *testing.T) map[string]bool {
 		clientPort, index int
 	}
 	freePort := func() int {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := harness.FreePort()
 		require.NoError(t, err)
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
+		return port
 	}
 	ms := make([]*member, n)
 	var servers strings.Builder
