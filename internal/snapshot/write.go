@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/fsutil"
 	"github.com/zkd/zkd/internal/wire"
 )
 
@@ -104,7 +105,7 @@ func Write(dir string, zxid int64, tree *datatree.Tree, sessions []Session, fsyn
 	}
 	ok = true
 	if fsync {
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return final, fmt.Errorf("snapshot: fsync directory %s: %w", dir, err)
 		}
 	}
@@ -193,15 +194,6 @@ func (sp *nodeSpool) writeBody(bw *bufio.Writer, sessions []Session) error {
 	e.String(endPath)
 	_, err := bw.Write(e.B)
 	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // aclCache assigns the ACL map ids of one snapshot: 1, 2, 3... in the

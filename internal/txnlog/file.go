@@ -1,7 +1,6 @@
 package txnlog
 
 import (
-	"fmt"
 	"os"
 )
 
@@ -32,21 +31,4 @@ func createOS(path string) (logFile, error) {
 		return nil, err
 	}
 	return osFile{f}, nil
-}
-
-// syncDir fsyncs a directory so that file creations, renames and removals
-// in it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("txnlog: open dir %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("txnlog: fsync dir %s: %w", dir, err)
-	}
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkd/zkd/internal/fsutil"
 	"github.com/zkd/zkd/internal/wire"
 )
 
@@ -311,7 +312,7 @@ func (l *Log) sync() error {
 			return l.fatal(fmt.Errorf("txnlog: fsync %s: %w", l.path, err))
 		}
 		if l.dirDirty {
-			if err := syncDir(l.dir); err != nil {
+			if err := fsutil.SyncDir(l.dir); err != nil {
 				return l.fatal(err)
 			}
 			l.dirDirty = false

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"go.uber.org/zap"
+
+	"github.com/zkd/zkd/internal/fsutil"
 )
 
 // Truncate removes every txn with zxid > zxid from the logs in dir: later
@@ -33,7 +35,7 @@ func Truncate(dir string, zxid int64) error {
 		files = files[:len(files)-1]
 	}
 	if removed {
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return err
 		}
 	}
@@ -52,7 +54,7 @@ func Truncate(dir string, zxid int64) error {
 		if err := os.Remove(path); err != nil {
 			return fmt.Errorf("txnlog: truncate: remove %s: %w", path, err)
 		}
-		return syncDir(dir)
+		return fsutil.SyncDir(dir)
 	}
 	return truncateFile(path, cut)
 }
@@ -134,7 +136,7 @@ func RepairTornTail(dir string, lg *zap.Logger) (*Torn, error) {
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("txnlog: repair: remove %s: %w", path, err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return nil, err
 		}
 	} else if err := truncateFile(path, t.Offset); err != nil {
@@ -201,7 +203,7 @@ func saveTail(dir, path string, off int64) (string, error) {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("txnlog: repair: save torn tail of %s: %w", path, err)
 	}
-	return dst, syncDir(dir)
+	return dst, fsutil.SyncDir(dir)
 }
 
 // lastNonZero returns the offset just past the last non-zero byte of f at

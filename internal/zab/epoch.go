@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/zkd/zkd/internal/fsutil"
 )
 
 // Epoch file names in the version-2 directory (storage.md §7).
@@ -78,19 +80,10 @@ func WriteEpochFile(dir, name string, v int64) (err error) {
 		return fmt.Errorf("zab: rename %s: %w", tmp, err)
 	}
 	// The rename is only durable once the directory entry is.
-	if err = syncDir(dir); err != nil {
+	if err = fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("zab: fsync dir %s: %w", dir, err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Epochs is a server's persisted epoch state.
