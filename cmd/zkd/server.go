@@ -16,6 +16,7 @@ import (
 
 func serverCmd() *cobra.Command {
 	var cfgPath, logLevel, logFormat string
+	var pprofOn bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a server (standalone) from a zoo.cfg",
@@ -41,6 +42,9 @@ func serverCmd() *cobra.Command {
 			}
 			if logFormat != "" {
 				cfg.LogFormat = logFormat
+			}
+			if pprofOn {
+				cfg.AdminPprof = true
 			}
 			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
 			if err != nil {
@@ -71,6 +75,7 @@ func serverCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfgPath, "config", "", "path of a zoo.cfg")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (overrides zkd.log.level)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "console or json (overrides zkd.log.format)")
+	cmd.Flags().BoolVar(&pprofOn, "pprof", false, "serve Go profiling endpoints at /debug/pprof/ on the AdminServer port (zkd.admin.pprof)")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,6 +137,8 @@ type Options struct {
 	// IdleTimeout is the HTTP idle timeout (admin.idleTimeout).
 	IdleTimeout time.Duration
 	Log         *zap.Logger
+	// Pprof adds Go's profiling endpoints under /debug/pprof/.
+	Pprof bool
 }
 
 type command struct {
@@ -386,6 +389,22 @@ func Handler(b Backend, commandURL string) http.Handler {
 	return mux
 }
 
+// withPprof serves net/http/pprof's endpoints under /debug/pprof/ next to
+// h when on.
+func withPprof(h http.Handler, on bool) http.Handler {
+	if !on {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
 // Start listens on addr and serves in its own goroutine until Close.
 func Start(addr string, b Backend, opts Options) (*Server, error) {
 	if opts.CommandURL == "" {
@@ -404,7 +423,7 @@ func Start(addr string, b Backend, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		srv: &http.Server{
-			Handler:           Handler(b, opts.CommandURL),
+			Handler:           withPprof(Handler(b, opts.CommandURL), opts.Pprof),
 			IdleTimeout:       opts.IdleTimeout,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          zap.NewStdLog(lg),

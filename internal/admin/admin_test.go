@@ -110,3 +110,28 @@ func TestStartServeClose(t *testing.T) {
 	_, err = c.Get("http://" + s.Addr().String() + "/commands/ruok")
 	assert.Error(t, err)
 }
+
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, on := range []bool{false, true} {
+		s, err := Start("127.0.0.1:0", &fake{serving: true}, Options{Pprof: on})
+		require.NoError(t, err)
+		base := "http://" + s.Addr().String()
+		resp, err := c.Get(base + "/debug/pprof/goroutine?debug=1")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if on {
+			assert.Equal(t, 200, resp.StatusCode)
+			assert.Contains(t, string(body), "goroutine profile")
+		} else {
+			assert.Equal(t, 404, resp.StatusCode)
+		}
+		// The commands are served either way.
+		resp, err = c.Get(base + "/commands/ruok")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode)
+		s.Close()
+	}
+}

@@ -118,6 +118,10 @@ type Config struct {
 	// MetricsEnabled (zkd.metrics.enabled) turns on the Prometheus
 	// exporter whatever metricsProvider.className says.
 	MetricsEnabled bool
+	// AdminPprof (zkd.admin.pprof) serves Go's profiling endpoints under
+	// /debug/pprof/ on the AdminServer port. Off by default: profiles
+	// reveal internals and a CPU profile costs CPU while it runs.
+	AdminPprof bool
 	// Servers are the server.N members, sorted by ID.
 	Servers []Server
 	// PeerType is "participant" or "observer".
@@ -463,6 +467,9 @@ func (c *Config) String() string {
 	put("metricsProvider.httpPort", c.MetricsHTTPPort)
 	if c.MetricsEnabled {
 		put("zkd.metrics.enabled", c.MetricsEnabled)
+	}
+	if c.AdminPprof {
+		put("zkd.admin.pprof", c.AdminPprof)
 	}
 	put("peerType", c.PeerType)
 	put("zkd.log.level", c.LogLevel)

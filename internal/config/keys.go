@@ -77,6 +77,7 @@ var keys = map[string]keyDef{
 	"metricsProvider.httpHost":  {set: stringKey(func(c *Config) *string { return &c.MetricsHTTPHost })},
 	"metricsProvider.httpPort":  {set: portKey(func(c *Config) *int { return &c.MetricsHTTPPort })},
 	"zkd.metrics.enabled":       {set: boolKey(func(c *Config) *bool { return &c.MetricsEnabled })},
+	"zkd.admin.pprof":           {set: boolKey(func(c *Config) *bool { return &c.AdminPprof })},
 
 	"4lw.commands.whitelist": {sysprop: true, set: func(c *Config, v string) error {
 		c.FourLetterWhitelist = parseWhitelist(v)

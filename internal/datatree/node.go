@@ -140,6 +140,38 @@ func (nm *nodeMap) put(path string, n *node) {
 	s.mu.Unlock()
 }
 
+// putNew inserts n at path and reports whether no node was there. It
+// costs one map operation instead of a lookup and an insert; the price is
+// that a node already at path is replaced all the same, which is fine for
+// its only caller, the Loader, whose tree is thrown away on that error.
+func (nm *nodeMap) putNew(path string, n *node) bool {
+	s := nm.shard(path)
+	s.mu.Lock()
+	before := len(s.m)
+	s.m[path] = n
+	added := len(s.m) != before
+	s.mu.Unlock()
+	return added
+}
+
+// reserve makes room for about n nodes, so that loading a large tree does
+// not rehash every shard map a dozen times as it grows.
+func (nm *nodeMap) reserve(n int) {
+	per := n / shardCount
+	for i := range nm.shards {
+		s := &nm.shards[i]
+		s.mu.Lock()
+		if len(s.m) < per {
+			m := make(map[string]*node, per)
+			for k, v := range s.m {
+				m[k] = v
+			}
+			s.m = m
+		}
+		s.mu.Unlock()
+	}
+}
+
 func (nm *nodeMap) del(path string) {
 	s := nm.shard(path)
 	s.mu.Lock()

@@ -209,3 +209,31 @@ func TestResetConcurrentReaders(t *testing.T) {
 	}
 	require.Positive(t, reads.Load())
 }
+
+func TestReplaceWithTakesTheOtherTree(t *testing.T) {
+	wm := watch.NewManager()
+	tr := New(wm)
+	mustCreate(t, tr, 1, "/old", "gone")
+	oldNode := tr.nodes.get("/old")
+
+	src := New(nil)
+	populate(t, src)
+	want := walkAll(t, src)
+	wantSize, wantCount := src.ApproximateDataSize(), src.NodeCount()
+
+	tr.ReplaceWith(src)
+	require.Equal(t, want, walkAll(t, tr))
+	require.Equal(t, wantSize, tr.ApproximateDataSize())
+	require.Equal(t, wantCount, tr.NodeCount())
+	require.EqualValues(t, 6, tr.LastZxid())
+	require.Equal(t, []string{"/p/e"}, tr.Ephemerals(0x1234))
+	require.Len(t, tr.SpecialNodes(), 2)
+	_, _, err := tr.GetData("/old", nil)
+	require.ErrorIs(t, err, ErrNoNode)
+	oldNode.mu.RLock()
+	require.True(t, oldNode.deleted, "a reader holding the old node must see it gone")
+	oldNode.mu.RUnlock()
+	// The tree keeps working: writes apply on top of the adopted content.
+	mustCreate(t, tr, 7, "/p/new", "x")
+	require.EqualValues(t, 7, tr.LastZxid())
+}

@@ -33,6 +33,7 @@ func (s *Server) startAdmin() {
 		CommandURL:  s.cfg.AdminCommandURL,
 		IdleTimeout: time.Duration(s.cfg.AdminIdleTimeout) * time.Millisecond,
 		Log:         s.log.Named("admin"),
+		Pprof:       s.cfg.AdminPprof,
 	})
 	if err != nil {
 		s.log.Warn("problem starting the AdminServer; continuing without it", zap.Error(err))

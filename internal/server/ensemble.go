@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkd/zkd/internal/config"
-	"github.com/zkd/zkd/internal/datatree"
 	"github.com/zkd/zkd/internal/session"
 	"github.com/zkd/zkd/internal/snapshot"
 	"github.com/zkd/zkd/internal/storage"
@@ -186,7 +185,11 @@ func (p *peer) send(out []election.Outgoing) {
 func (p *peer) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		p.state.Store(stateLooking)
-		if err := p.s.reload(); err != nil {
+		if p.s.treeFromDisk {
+			// Fresh from recovery at startup: rebuilding it would read the
+			// same files again (seconds for a large tree).
+			p.s.treeFromDisk = false
+		} else if err := p.s.reload(); err != nil {
 			p.s.log.Error("reloading the data tree before an election failed; retrying", zap.Error(err))
 			sleepCtx(ctx, time.Second)
 			continue
@@ -342,9 +345,9 @@ func (s *Server) reload() error {
 	if err != nil {
 		return err
 	}
-	if err := copyTree(s.tree, rec.Tree); err != nil {
-		return err
-	}
+	// Take the rebuilt content in place (s.tree is shared by the whole
+	// server): no second copy of a large tree.
+	s.tree.ReplaceWith(rec.Tree)
 	s.tree.SetLastZxid(rec.LastZxid)
 	now := time.Now().UnixMilli()
 	for _, ss := range s.sessions.Sessions() {
@@ -356,15 +359,6 @@ func (s *Server) reload() error {
 		s.sessions.Add(wire.SessionID(id), timeout, now)
 	}
 	return s.openStore()
-}
-
-// copyTree replaces dst's content with src's.
-func copyTree(dst, src *datatree.Tree) error {
-	dst.Reset()
-	l := datatree.NewLoader(dst)
-	return src.Walk(func(path string, data []byte, acl []wire.ACL, stat wire.StatPersisted) error {
-		return l.Add(path, data, acl, stat)
-	})
 }
 
 // openStore opens the txn log for appends on the current tree.

@@ -59,6 +59,10 @@ type Server struct {
 	store *storage.Store
 	// recovered describes what startup read from disk.
 	recovered *storage.Recovered
+	// treeFromDisk is true while the tree is exactly what storage recovery
+	// gave (no role has run since): an ensemble member need not rebuild it
+	// before its first election. Only the peer loop reads it after start.
+	treeFromDisk bool
 
 	ln       net.Listener
 	started  time.Time
@@ -163,13 +167,15 @@ func (s *Server) openStorage(now int64) error {
 		return err
 	}
 	s.store = st
+	s.treeFromDisk = true
 	if rec.SnapshotZxid < 0 || rec.Replayed > 0 || len(rec.DroppedEphemerals) > 0 {
-		// Like ZooKeeper, start from a fresh snapshot of what was recovered,
-		// so the next start replays nothing.
-		if _, err := st.Snapshot(); err != nil {
-			st.Close()
-			return err
-		}
+		// Like ZooKeeper, take a fresh snapshot of what was recovered, so
+		// the next start replays nothing. Unlike ZooKeeper, not before
+		// serving: with a large tree that would add its whole write time
+		// to the start. Until it is written, the older snapshot and the
+		// logs still hold everything (a crash replays them again; the
+		// ephemerals dropped above are dropped again the same way).
+		st.SnapshotInBackground()
 	}
 	return nil
 }

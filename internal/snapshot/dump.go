@@ -94,7 +94,7 @@ func (c *collector) acl(id int64, list []wire.ACL) {
 	c.acls[id] = list
 }
 
-func (c *collector) node(path string, data []byte, aclID int64, stat wire.StatPersisted) error {
+func (c *collector) node(_ int64, path string, data []byte, aclID int64, stat wire.StatPersisted) error {
 	if aclID != openACLID {
 		if _, ok := c.acls[aclID]; !ok {
 			return fmt.Errorf("node %q refers to ACL id %d, which is not in the ACL map", path, aclID)

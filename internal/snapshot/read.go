@@ -30,7 +30,12 @@ func Read(path string, max int) (*Loaded, error) {
 	}
 	l := &Loaded{Path: path, Zxid: z, Tree: datatree.New(nil)}
 	h := newTreeBuilder(l.Tree)
-	d, err := decodeFile(path, max, h)
+	if st, err := os.Stat(path); err == nil && !strings.HasSuffix(path, gzSuffix) {
+		// A node takes about 150-200 bytes of a snapshot with small data;
+		// overestimating the count costs a little map space, not time.
+		h.loader.Reserve(int(st.Size() / 160))
+	}
+	d, err := decodeFile(path, max, newPipelined(h))
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +63,7 @@ func (b *treeBuilder) session(s Session) { b.sessions = append(b.sessions, s) }
 
 func (b *treeBuilder) acl(id int64, list []wire.ACL) { b.acls[id] = list }
 
-func (b *treeBuilder) node(path string, data []byte, aclID int64, stat wire.StatPersisted) error {
+func (b *treeBuilder) node(_ int64, path string, data []byte, aclID int64, stat wire.StatPersisted) error {
 	acl := wire.OpenACLUnsafe
 	if aclID != openACLID {
 		var ok bool
@@ -68,23 +73,9 @@ func (b *treeBuilder) node(path string, data []byte, aclID int64, stat wire.Stat
 			return fmt.Errorf("node %q refers to ACL id %d, which is not in the ACL map", path, aclID)
 		}
 	}
-	if !standardNode[path] {
-		// The loader would silently replace a node seen twice, leaving the
-		// tree's bookkeeping (sizes, ephemeral sets) counting it twice.
-		if _, dup := b.tree.Info(path); dup {
-			return fmt.Errorf("node %q appears twice", path)
-		}
-	}
+	// The loader refuses a node seen twice (other than the ones New
+	// creates), which would otherwise count twice in sizes and ephemerals.
 	return b.loader.Add(path, data, acl, stat)
-}
-
-// standardNode lists the nodes datatree.New creates; the snapshot's copies
-// replace them.
-var standardNode = map[string]bool{
-	"":                     true,
-	datatree.ZooKeeperPath: true,
-	datatree.QuotaPath:     true,
-	datatree.ConfigPath:    true,
 }
 
 // handler receives a snapshot's content in file order. node returns
@@ -93,7 +84,14 @@ var standardNode = map[string]bool{
 type handler interface {
 	session(s Session)
 	acl(id int64, list []wire.ACL)
-	node(path string, data []byte, aclID int64, stat wire.StatPersisted) error
+	// at is the offset of the node's record, for errors.
+	node(at int64, path string, data []byte, aclID int64, stat wire.StatPersisted) error
+}
+
+// finisher is a handler that works behind the decoder (pipelined): the
+// decoder calls finish after the last node and takes its first error.
+type finisher interface {
+	finish() *CorruptError
 }
 
 // decodeFile opens path (gunzipping a .gz) and decodes it into h.
@@ -392,6 +390,12 @@ func (d *decoder) decode(h handler) (*Digest, error) {
 	d.long("file header") // dbid: not checked
 
 	d.body(h)
+	if f, ok := h.(finisher); ok {
+		if err := f.finish(); err != nil && (d.deferred == nil || err.Offset < d.deferred.Offset) {
+			err.File = d.file
+			d.deferred = err
+		}
+	}
 
 	d.checkSum("checksum")
 	d.seal("seal")
@@ -492,7 +496,7 @@ func (d *decoder) body(h handler) {
 			d.deferred = &CorruptError{File: d.file, Offset: at, Reason: err.Error()}
 			continue
 		}
-		if err := h.node(p, data, aclID, st); err != nil {
+		if err := h.node(at, p, data, aclID, st); err != nil {
 			d.deferred = &CorruptError{File: d.file, Offset: at, Reason: err.Error()}
 		}
 	}

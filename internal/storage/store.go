@@ -131,7 +131,25 @@ func (s *Store) AfterSync() {
 	}()
 }
 
-// Snapshot writes a snapshot now and waits for it (startup, admin).
+// SnapshotInBackground starts writing a snapshot and returns; one
+// already running makes it a no-op. Close waits for it. A failure is
+// logged: the previous snapshot and the logs still cover everything.
+func (s *Store) SnapshotInBackground() {
+	if !s.snapMu.TryLock() {
+		return
+	}
+	s.resetTrigger()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.snapMu.Unlock()
+		if _, err := s.snapshotLocked(); err != nil {
+			s.lg.Error("snapshot failed", zap.Error(err))
+		}
+	}()
+}
+
+// Snapshot writes a snapshot now and waits for it (admin, tests).
 func (s *Store) Snapshot() (string, error) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
