@@ -26,6 +26,14 @@ func (c *conn) handleFrame(frame []byte) bool {
 	body := frame[d.Off:]
 	c.stats.lastOp.Store(int32(hdr.Type))
 	c.stats.lastCxid.Store(hdr.Xid)
+	// Request tracing: one line per request and one per reply at debug,
+	// none at info. Check keeps the disabled case free of allocations.
+	if hdr.Type != wire.OpPing {
+		if ce := c.log.Check(zap.DebugLevel, "request"); ce != nil {
+			ce.Write(zap.Stringer("session", c.sessionID()), zap.Int32("xid", hdr.Xid),
+				zap.Stringer("op", hdr.Type), zap.Int("bytes", len(body)))
+		}
+	}
 
 	switch {
 	case hdr.Type == wire.OpAuth:
@@ -181,6 +189,16 @@ func (c *conn) replyAs(txn bool, xid int32, zxid int64, code wire.Code, body wir
 	e.EndFrame(at)
 	c.send(e.B)
 	c.srv.stats.recordResponseSize(len(e.B) - 4)
+	if xid != wire.XidPing {
+		if ce := c.log.Check(zap.DebugLevel, "reply"); ce != nil {
+			fields := []zap.Field{zap.Stringer("session", c.sessionID()), zap.Int32("xid", xid),
+				zap.Stringer("zxid", wire.Zxid(zxid)), zap.Stringer("err", code), zap.Bool("txn", txn)}
+			if !start.IsZero() {
+				fields = append(fields, zap.Duration("latency", time.Since(start)))
+			}
+			ce.Write(fields...)
+		}
+	}
 	if !start.IsZero() {
 		lat := time.Since(start)
 		c.stats.recordLatency(lat, zxid)
