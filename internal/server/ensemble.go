@@ -371,7 +371,9 @@ func (s *Server) openStore() error {
 			PreAllocSize:          int64(s.cfg.PreAllocSizeKB) * 1024,
 			ForceSync:             s.cfg.ForceSync,
 			FsyncWarningThreshold: time.Duration(s.cfg.FsyncWarningThresholdMs) * time.Millisecond,
+			OnFsync:               s.metrics.ObserveFsync,
 		},
+		OnSnapshot: s.metrics.ObserveSnapshot,
 	}, s.tree, s.snapshotSessions, s.log)
 	if err != nil {
 		return err

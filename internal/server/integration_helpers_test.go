@@ -53,18 +53,7 @@ func startServer(t *testing.T, extra ...string) *itServer {
 // startServerLogged is startServer with the server logging to lg.
 func startServerLogged(t *testing.T, lg *zap.Logger, extra ...string) *itServer {
 	t.Helper()
-	// Registered first so it runs last, after the server and every client
-	// have been stopped.
-	t.Cleanup(func() {
-		goleak.VerifyNone(t,
-			goleak.IgnoreCurrent(),
-			// go-zookeeper's connection goroutines may take a moment to notice
-			// Close; goleak retries, but these are the library's, not ours.
-			goleak.IgnoreTopFunction("github.com/go-zookeeper/zk.(*Conn).loop"),
-			goleak.IgnoreTopFunction("github.com/go-zookeeper/zk.(*Conn).sendLoop"),
-			goleak.IgnoreTopFunction("github.com/go-zookeeper/zk.(*Conn).recvLoop"),
-		)
-	})
+	checkLeaksAtEnd(t)
 	lines := []string{
 		fmt.Sprintf("tickTime=%d", itTick),
 		"dataDir=" + t.TempDir(),
@@ -422,4 +411,23 @@ func (d *blockingDialer) release() {
 		close(d.gate)
 		d.blocked = false
 	}
+}
+
+// checkLeaksAtEnd registers a goroutine leak check. Call it first, so it
+// runs last, after the servers and every client have been stopped.
+func checkLeaksAtEnd(t *testing.T) {
+	// What runs now (other tests' servers in parallel tests, the test
+	// framework) is not this test's; taken here, not in the cleanup, which
+	// would excuse everything.
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		goleak.VerifyNone(t,
+			before,
+			// go-zookeeper's connection goroutines may take a moment to notice
+			// Close; goleak retries, but these are the library's, not ours.
+			goleak.IgnoreTopFunction("github.com/go-zookeeper/zk.(*Conn).loop"),
+			goleak.IgnoreTopFunction("github.com/go-zookeeper/zk.(*Conn).sendLoop"),
+			goleak.IgnoreTopFunction("github.com/go-zookeeper/zk.(*Conn).recvLoop"),
+		)
+	})
 }

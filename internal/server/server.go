@@ -19,7 +19,6 @@ import (
 	"github.com/zkd/zkd/internal/session"
 	"github.com/zkd/zkd/internal/snapshot"
 	"github.com/zkd/zkd/internal/storage"
-	"github.com/zkd/zkd/internal/txnlog"
 	"github.com/zkd/zkd/internal/watch"
 	"github.com/zkd/zkd/internal/wire"
 )
@@ -137,7 +136,6 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 // openStorage recovers the tree and sessions from the data directories
 // and opens the txn log for appends.
 func (s *Server) openStorage(now int64) error {
-	cfg := s.cfg
 	loadStart := time.Now()
 	rec, err := storage.Recover(s.snapDir(), s.logDir(), s.maxNested(), s.watches, s.log)
 	if err != nil {
@@ -151,22 +149,10 @@ func (s *Server) openStorage(now int64) error {
 		// their clients may reconnect and keep their ephemerals.
 		s.sessions.Add(wire.SessionID(id), timeout, now)
 	}
-	st, err := storage.Open(storage.Options{
-		SnapDir:   s.snapDir(),
-		LogDir:    s.logDir(),
-		SnapCount: cfg.SnapCount,
-		Log: txnlog.Options{
-			PreAllocSize:          int64(cfg.PreAllocSizeKB) * 1024,
-			ForceSync:             cfg.ForceSync,
-			FsyncWarningThreshold: time.Duration(cfg.FsyncWarningThresholdMs) * time.Millisecond,
-			OnFsync:               s.metrics.ObserveFsync,
-		},
-		OnSnapshot: s.metrics.ObserveSnapshot,
-	}, s.tree, s.snapshotSessions, s.log)
-	if err != nil {
+	if err := s.openStore(); err != nil {
 		return err
 	}
-	s.store = st
+	st := s.store
 	s.treeFromDisk = true
 	if rec.SnapshotZxid < 0 || rec.Replayed > 0 || len(rec.DroppedEphemerals) > 0 {
 		// Like ZooKeeper, take a fresh snapshot of what was recovered, so
