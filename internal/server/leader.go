@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -413,12 +412,14 @@ func (h *learnerHandler) sync(peerZxid int64) error {
 	l.lg.Info("syncing learner", zap.Int64("sid", h.sid), zap.Stringer("peerZxid", wire.Zxid(peerZxid)), zap.Stringer("plan", plan))
 	switch plan.Kind {
 	case zab.SyncSnap:
-		var buf bytes.Buffer
-		if err := snapshot.WriteStream(&buf, s.snapDir(), s.tree, s.sessionsForSnap()); err != nil {
+		// The walk is spooled to disk, not memory: a large tree is not held
+		// twice while a learner drains it.
+		st, err := snapshot.SpoolStream(s.snapDir(), s.tree, s.sessionsForSnap())
+		if err != nil {
 			return fmt.Errorf("leader: snapshot for learner %d: %w", h.sid, err)
 		}
 		h.q.send(&zab.QuorumPacket{Type: zab.PktSnap, Zxid: s.tree.LastZxid()})
-		h.q.sendRaw(buf.Bytes())
+		h.q.sendBody(st, st.Close)
 		s.metrics.IncSnap()
 	case zab.SyncTrunc:
 		h.q.send(&zab.QuorumPacket{Type: zab.PktTrunc, Zxid: plan.Zxid})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -15,9 +16,10 @@ import (
 type qconn struct {
 	nc   net.Conn
 	br   *bufio.Reader
-	mu   sync.Mutex
-	out  [][]byte
-	sig  chan struct{}
+	mu     sync.Mutex
+	out    []outItem
+	closed bool // guarded by mu: nothing more is queued
+	sig    chan struct{}
 	done chan struct{}
 	once sync.Once
 }
@@ -31,13 +33,34 @@ func newQconn(nc net.Conn) *qconn {
 	return q
 }
 
-// send queues a packet; it never blocks.
-func (q *qconn) send(p *zab.QuorumPacket) { q.sendRaw(zab.AppendPacket(nil, p)) }
+// outItem is one queued write: encoded bytes, or a large body (a SNAP
+// snapshot) written from its source when its turn comes, then released.
+type outItem struct {
+	b       []byte
+	body    io.WriterTo
+	release func()
+}
 
-// sendRaw queues bytes that are already an encoded packet stream.
-func (q *qconn) sendRaw(b []byte) {
+// send queues a packet; it never blocks.
+func (q *qconn) send(p *zab.QuorumPacket) { q.enqueue(outItem{b: zab.AppendPacket(nil, p)}) }
+
+// sendBody queues a body that writes itself to the connection in its turn
+// (between the packets queued before and after it); release is called
+// once it is written or the connection is gone.
+func (q *qconn) sendBody(body io.WriterTo, release func()) {
+	q.enqueue(outItem{body: body, release: release})
+}
+
+func (q *qconn) enqueue(it outItem) {
 	q.mu.Lock()
-	q.out = append(q.out, b)
+	if q.closed {
+		q.mu.Unlock()
+		if it.release != nil {
+			it.release()
+		}
+		return
+	}
+	q.out = append(q.out, it)
 	q.mu.Unlock()
 	select {
 	case q.sig <- struct{}{}:
@@ -54,18 +77,41 @@ func (q *qconn) writeLoop() {
 			return
 		}
 		q.mu.Lock()
-		frames := q.out
+		items := q.out
 		q.out = nil
 		q.mu.Unlock()
-		if len(frames) == 0 {
-			continue
-		}
-		bufs = append(bufs[:0], frames...)
-		if _, err := bufs.WriteTo(q.nc); err != nil {
+		if err := q.write(items, &bufs); err != nil {
 			q.close()
 			return
 		}
 	}
+}
+
+// write writes items in order, packets batched into one writev. Every
+// body's release runs, written or not.
+func (q *qconn) write(items []outItem, bufs *net.Buffers) (err error) {
+	*bufs = (*bufs)[:0]
+	for i, it := range items {
+		if it.body == nil {
+			if err == nil {
+				*bufs = append(*bufs, it.b)
+			}
+			continue
+		}
+		if err == nil && len(*bufs) > 0 {
+			_, err = bufs.WriteTo(q.nc)
+			*bufs = (*bufs)[:0]
+		}
+		if err == nil {
+			_, err = it.body.WriteTo(q.nc)
+		}
+		it.release()
+		items[i] = outItem{}
+	}
+	if err == nil && len(*bufs) > 0 {
+		_, err = bufs.WriteTo(q.nc)
+	}
+	return err
 }
 
 // read reads one packet, failing after timeout (0: no deadline).
@@ -82,5 +128,16 @@ func (q *qconn) close() {
 	q.once.Do(func() {
 		close(q.done)
 		q.nc.Close()
+		// Release queued bodies the writer will never take.
+		q.mu.Lock()
+		q.closed = true
+		rest := q.out
+		q.out = nil
+		q.mu.Unlock()
+		for _, it := range rest {
+			if it.release != nil {
+				it.release()
+			}
+		}
 	})
 }

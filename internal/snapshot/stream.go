@@ -26,24 +26,71 @@ const streamBufSize = 64 << 10
 // not held while a slow peer drains w. Output goes through a buffer that
 // is flushed before WriteStream returns.
 func WriteStream(w io.Writer, spoolDir string, tree *datatree.Tree, sessions []Session) error {
-	sp, err := spoolNodes(spoolDir, tree)
+	s, err := SpoolStream(spoolDir, tree, sessions)
 	if err != nil {
 		return err
 	}
-	defer sp.close()
+	defer s.Close()
 	bw := bufio.NewWriterSize(w, bufSize)
-	err = sp.writeBody(bw, sessions)
-	if err == nil {
-		var e wire.Encoder
-		e.String(zab.SnapSignature)
-		bw.Write(e.B) // a bufio.Writer error sticks and surfaces at Flush
-		err = bw.Flush()
+	if _, err := s.WriteTo(bw); err != nil {
+		return err
 	}
-	if err != nil {
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("snapshot: write stream: %w", err)
 	}
 	return nil
 }
+
+// Stream is a SNAP snapshot ready to be sent (WriteStream's bytes): its
+// node section waits in an unlinked spool file, so a leader syncing a
+// learner holds a few KiB in memory, not the whole tree again, and the
+// bytes go to the socket by sendfile. Close releases the spool.
+type Stream struct {
+	sp   *nodeSpool
+	head []byte // sessions and ACL map
+	tail []byte // end marker and signature
+}
+
+// SpoolStream walks tree (fuzzily, as WriteStream) into a spool in
+// spoolDir and returns the stream to send. The caller must Close it.
+func SpoolStream(spoolDir string, tree *datatree.Tree, sessions []Session) (*Stream, error) {
+	sp, err := spoolNodes(spoolDir, tree)
+	if err != nil {
+		return nil, err
+	}
+	var e wire.Encoder
+	sp.encodeHead(&e, sessions)
+	head := e.B
+	var t wire.Encoder
+	t.String(endPath)
+	t.String(zab.SnapSignature)
+	return &Stream{sp: sp, head: head, tail: t.B}, nil
+}
+
+// WriteTo writes the whole stream to w. It may be called once.
+func (s *Stream) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	n, err := w.Write(s.head)
+	total += int64(n)
+	if err != nil {
+		return total, fmt.Errorf("snapshot: send stream: %w", err)
+	}
+	// io.Copy from the *os.File lets a TCP connection use sendfile.
+	m, err := io.Copy(w, s.sp.f)
+	total += m
+	if err != nil {
+		return total, fmt.Errorf("snapshot: send stream: %w", err)
+	}
+	n, err = w.Write(s.tail)
+	total += int64(n)
+	if err != nil {
+		return total, fmt.Errorf("snapshot: send stream: %w", err)
+	}
+	return total, nil
+}
+
+// Close releases the spool.
+func (s *Stream) Close() { s.sp.close() }
 
 // ReadStream reads a SNAP snapshot stream (WriteStream's format) from r
 // into tree and returns its sessions. tree must hold only what

@@ -180,12 +180,7 @@ func (sp *nodeSpool) close() {
 // end marker. It does not flush bw.
 func (sp *nodeSpool) writeBody(bw *bufio.Writer, sessions []Session) error {
 	var e wire.Encoder
-	e.Int(int32(len(sessions)))
-	for _, s := range sessions {
-		e.Long(s.ID)
-		e.Int(s.Timeout)
-	}
-	sp.acls.encodeMap(&e)
+	sp.encodeHead(&e, sessions)
 	bw.Write(e.B) // a bufio.Writer error sticks and surfaces at the caller's Flush
 	if _, err := io.Copy(bw, sp.f); err != nil {
 		return err
@@ -194,6 +189,16 @@ func (sp *nodeSpool) writeBody(bw *bufio.Writer, sessions []Session) error {
 	e.String(endPath)
 	_, err := bw.Write(e.B)
 	return err
+}
+
+// encodeHead encodes what precedes the nodes: sessions and the ACL map.
+func (sp *nodeSpool) encodeHead(e *wire.Encoder, sessions []Session) {
+	e.Int(int32(len(sessions)))
+	for _, s := range sessions {
+		e.Long(s.ID)
+		e.Int(s.Timeout)
+	}
+	sp.acls.encodeMap(e)
 }
 
 // aclCache assigns the ACL map ids of one snapshot: 1, 2, 3... in the
