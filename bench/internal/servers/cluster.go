@@ -2,7 +2,6 @@ package servers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -192,6 +191,3 @@ func (c *Cluster) Logs(max int) string {
 	}
 	return b.String()
 }
-
-// ErrNoLeader is returned when no member leads.
-var ErrNoLeader = errors.New("servers: no leader")
