@@ -28,7 +28,9 @@ import (
 
 type options struct {
 	zkdBin       string
+	benchBin     string
 	rounds       int
+	lifeRounds   int
 	quick        bool
 	only         string
 	keep         bool
@@ -51,14 +53,16 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.StringVar(&o.zkdBin, "zkd", "bin/zkd", "zkd binary: the server and the load tool (zkd bench)")
+	fs.StringVar(&o.benchBin, "bench-bin", "", "binary whose `zkd bench` generates the load (default: --zkd)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every figure on ZooKeeper, then zkd")
+	fs.IntVar(&o.lifeRounds, "lifecycle-rounds", 0, "rounds that also fill, restart and fail over (default: all); the fill is the longest part of a run")
 	fs.BoolVar(&o.quick, "quick", false, "a short run to check the harness: 2 rounds, 2 s runs, 100k znodes, 200 watchers (flags given explicitly win)")
 	fs.StringVar(&o.only, "only", "", "comma-separated figures to run: IDs, globs (e3.*), e3, sa or targets")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (data, zoo.cfg, logs)")
 	fs.StringVar(&o.resultsDir, "results", "bench/results", "directory for compare-<date>.json and .md")
 	fs.StringVar(&o.workDir, "dir", "", "parent of the temporary directory (default: the system's)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of a run, figures with a target")
-	fs.DurationVar(&o.infoDuration, "info-duration", 4*time.Second, "measured time of a run, figures for information")
+	fs.DurationVar(&o.infoDuration, "info-duration", 3*time.Second, "measured time of a run, figures for information")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before a run with a target")
 	fs.DurationVar(&o.infoWarmup, "info-warmup", time.Second, "unmeasured warm-up before a run for information")
 	fs.IntVar(&o.znodes, "znodes", 1000000, "znodes of 100 bytes filled for memory, snapshot and restart")
@@ -99,6 +103,9 @@ func parseFlags(args []string) (options, error) {
 	if o.rounds < 1 {
 		return o, errors.New("--rounds must be at least 1")
 	}
+	if o.lifeRounds <= 0 || o.lifeRounds > o.rounds {
+		o.lifeRounds = o.rounds
+	}
 	return o, nil
 }
 
@@ -135,6 +142,11 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("zkd binary: %w (run `make build` or pass --zkd)", err)
 	}
 	o.zkdBin = bin
+	if o.benchBin == "" {
+		o.benchBin = bin
+	} else if o.benchBin, err = filepath.Abs(o.benchBin); err != nil {
+		return err
+	}
 	figs, err := selectFigures(allFigures(o.watchers, o.watchRounds), o.only)
 	if err != nil {
 		return err
@@ -154,8 +166,8 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("machine: %d CPUs (%s), %.1f GiB RAM, kernel %s, %s, %s on %s; load %s\n",
 		r.res.Machine.NumCPU, r.res.Machine.CPUModel, float64(r.res.Machine.MemTotalBytes)/(1<<30), r.res.Machine.Kernel,
 		r.res.Machine.Java, r.res.Machine.GoVersion, r.res.Machine.FileSystem, r.res.Machine.LoadAvgStart)
-	fmt.Printf("%d figures x %d rounds; runs of %v (+%v warm-up) with a target, %v (+%v) for information; %d znodes; tickTime=%d initLimit=%d syncLimit=%d; ZooKeeper heap: %s\n",
-		len(figs), o.rounds, o.duration, o.warmup, o.infoDuration, o.infoWarmup, o.znodes,
+	fmt.Printf("%d figures x %d rounds (lifecycle in %d); runs of %v (+%v warm-up) with a target, %v (+%v) for information; %d znodes; tickTime=%d initLimit=%d syncLimit=%d; ZooKeeper heap: %s\n",
+		len(figs), o.rounds, o.lifeRounds, o.duration, o.warmup, o.infoDuration, o.infoWarmup, o.znodes,
 		o.timing.TickTime, o.timing.InitLimit, o.timing.SyncLimit, r.specs[zookeeper].Heap)
 	fmt.Printf("estimated time: %v\n", estimate(o, figs).Round(time.Minute))
 
@@ -166,6 +178,9 @@ func run(ctx context.Context, o options) error {
 	fmt.Println()
 	fmt.Print(table)
 	fmt.Printf("load average at start %s, at end %s; whole run %v\n", r.res.Machine.LoadAvgStart, r.res.Machine.LoadAvgEnd, r.res.Took)
+	if r.res.Took > 30*time.Minute {
+		fmt.Println("note: the run took over 30 minutes; --duration, --info-duration or --lifecycle-rounds shorten it")
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; no results file written: %w", runErr)
 	}
@@ -181,12 +196,13 @@ func run(ctx context.Context, o options) error {
 // warm-up and duration plus session set-up; the lifecycle costs what a
 // fill at a few thousand creates/s and two restarts take.
 func estimate(o options, figs []Figure) time.Duration {
-	var per time.Duration
-	lifecycle := false
+	var per, life time.Duration
 	for _, f := range figs {
 		switch {
 		case f.Kind == Lifecycle:
-			lifecycle = true
+			// A 3-node fill at ~10,000 creates/s (ZooKeeper on 2 cores),
+			// restarts and failover, for both servers.
+			life = 2 * (time.Duration(o.znodes)*time.Second/10000 + 30*time.Second)
 		case f.Workload == "watch":
 			per += 2 * 15 * time.Second
 		case f.Long:
@@ -196,8 +212,5 @@ func estimate(o options, figs []Figure) time.Duration {
 		}
 	}
 	per += 4 * 5 * time.Second // deployments started per round
-	if lifecycle {
-		per += 2 * (time.Duration(o.znodes)*time.Second/15000 + 30*time.Second)
-	}
-	return time.Duration(o.rounds) * per
+	return time.Duration(o.rounds)*per + time.Duration(o.lifeRounds)*life
 }

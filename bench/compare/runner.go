@@ -106,12 +106,13 @@ func newRunner(o options, work string, figs []Figure) *runner {
 		Machine: servers.MachineInfo(work),
 		Servers: map[string]string{
 			"zkd":               o.zkdBin + " server --config zoo.cfg",
+			"load_tool":         o.benchBin + " bench",
 			"zookeeper":         prog + " " + strings.Join(args, " "),
 			"zookeeper_heap":    zkHeap,
 			"zookeeper_package": debianVersion("zookeeper"),
 		},
 		Options: map[string]any{
-			"rounds": o.rounds, "duration_s": o.duration.Seconds(), "info_duration_s": o.infoDuration.Seconds(),
+			"rounds": o.rounds, "lifecycle_rounds": o.lifeRounds, "duration_s": o.duration.Seconds(), "info_duration_s": o.infoDuration.Seconds(),
 			"warmup_s": o.warmup.Seconds(), "info_warmup_s": o.infoWarmup.Seconds(), "znodes": o.znodes, "data_size": 100,
 			"watchers": o.watchers, "watch_rounds": o.watchRounds, "only": o.only,
 			"tickTime": o.timing.TickTime, "initLimit": o.timing.InitLimit, "syncLimit": o.timing.SyncLimit,
@@ -119,7 +120,7 @@ func newRunner(o options, work string, figs []Figure) *runner {
 			"order": "per round and workload: ZooKeeper, then zkd; both deployments of a topology run during its runs",
 		},
 	}
-	r.tool = LoadTool{Bin: o.zkdBin, Log: func(s string) { r.res.Commands = append(r.res.Commands, s) }}
+	r.tool = LoadTool{Bin: o.benchBin, Log: func(s string) { r.res.Commands = append(r.res.Commands, s) }}
 	for _, f := range figs {
 		row := &FigureResult{ID: f.ID, Title: f.Title, Topology: f.Topology.String(), Workload: f.Workload, Unit: f.Unit, LowerIsBetter: f.Lower, Target: f.Target}
 		r.rows[f.ID] = row
@@ -224,7 +225,7 @@ func (r *runner) round(ctx context.Context, round int, dir string) error {
 			life = append(life, f)
 		}
 	}
-	if len(life) > 0 {
+	if len(life) > 0 && round <= r.o.lifeRounds {
 		for _, server := range serverOrder {
 			if err := r.lifecycle(ctx, round, filepath.Join(dir, "lifecycle-"+server), server, life); err != nil {
 				return err

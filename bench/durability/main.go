@@ -26,6 +26,7 @@ import (
 
 	"github.com/zkd/zkd/bench/internal/rawclient"
 	"github.com/zkd/zkd/bench/internal/servers"
+	"github.com/zkd/zkd/internal/loopback"
 	"github.com/zkd/zkd/internal/wire"
 )
 
@@ -195,7 +196,7 @@ func measureInto(o options, spec servers.Spec, r *result) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	port, err := servers.FreePort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return err
 	}

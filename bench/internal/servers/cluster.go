@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zkd/zkd/internal/loopback"
 )
 
 // Member is one server of a Cluster.
@@ -48,7 +50,7 @@ type Cluster struct {
 // NewCluster prepares n members (n == 1: standalone) under root, with
 // ports probed now, without starting them.
 func NewCluster(spec Spec, root string, n int, t Timing, extra ...string) (*Cluster, error) {
-	ports, err := FreePorts(3 * n)
+	ports, err := loopback.FreePorts(3 * n)
 	if err != nil {
 		return nil, err
 	}
