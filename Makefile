@@ -8,7 +8,7 @@ PKGS     := ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/zkd/zkd/internal/server.Version=3.8.0-zkd-$(VERSION)
 
-.PHONY: build run test test-unit test-e2e fuzz deps vet clean ensemble install install-bin install-systemd
+.PHONY: build run test test-unit test-e2e fuzz deps vet clean ensemble install install-bin install-systemd bench-compare
 
 # Install locations. `make install` copies bin/zkd to $(DESTDIR)$(BINDIR);
 # with DESTDIR set (staging a package, e.g. DESTDIR=$$(mktemp -d)) it also
@@ -52,6 +52,13 @@ test-e2e: build
 FUZZTIME ?= 30s
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
+
+# zkd against Apache ZooKeeper 3.8 on this machine (docs/bench-compare.md):
+# about 25 minutes; `make bench-compare ARGS=--quick` checks the harness in
+# a few. Results go to bench/results/compare-<date>.{json,md}.
+ARGS ?=
+bench-compare: deps build
+	$(GO) run ./bench/compare --zkd $(BIN) $(ARGS)
 
 clean:
 	rm -rf bin zkd-data ensemble-data ensemble5-data

@@ -24,6 +24,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkd/zkd/bench/internal/rawclient"
+	"github.com/zkd/zkd/bench/internal/servers"
+	"github.com/zkd/zkd/internal/loopback"
 	"github.com/zkd/zkd/internal/wire"
 )
 
@@ -110,8 +113,8 @@ func run(o options) error {
 			return fmt.Errorf("build zkd (run from the repository root): %w", err)
 		}
 	}
-	m := machineInfo(o.workDir)
-	m.LoadAvgStart = loadAvg()
+	m := servers.MachineInfo(o.workDir)
+	m.LoadAvgStart = servers.LoadAvg()
 	fmt.Printf("machine: %d CPUs (%s), %.1f GiB RAM, kernel %s, %s on %s; load %s\n",
 		m.NumCPU, m.CPUModel, float64(m.MemTotalBytes)/(1<<30), m.Kernel, m.GoVersion, m.FileSystem, m.LoadAvgStart)
 	fmt.Printf("tree: %d parents x %d children, %d-byte data; fill: %d conns x %d in flight; writes: %d sessions x %d in flight, %v (after %v warm-up), forceSync=yes\n\n",
@@ -121,7 +124,7 @@ func run(o options) error {
 	for _, kind := range strings.Split(o.servers, ",") {
 		switch strings.TrimSpace(kind) {
 		case "zkd":
-			results = append(results, measure(o, zkdSpec(o.zkdBin)))
+			results = append(results, measure(o, servers.Zkd(o.zkdBin)))
 		case "zookeeper":
 			r := measure(o, zooKeeperSpec(""))
 			results = append(results, r)
@@ -133,21 +136,21 @@ func run(o options) error {
 			return fmt.Errorf("unknown server %q", kind)
 		}
 	}
-	m.LoadAvgEnd = loadAvg()
+	m.LoadAvgEnd = servers.LoadAvg()
 	table := formatTable(results)
 	fmt.Println()
 	fmt.Print(table)
 	fmt.Printf("load average at start %s, at end %s; whole run %v\n", m.LoadAvgStart, m.LoadAvgEnd, time.Since(began).Round(time.Second))
 
 	out := struct {
-		Date    string    `json:"date"`
-		Machine machine   `json:"machine"`
-		Options any       `json:"options"`
-		Results []result  `json:"results"`
-		Ratios  []ratio   `json:"ratios_zkd_over_zookeeper"`
-		Table   []string  `json:"table"`
-		Took    string    `json:"took"`
-		Started time.Time `json:"started"`
+		Date    string          `json:"date"`
+		Machine servers.Machine `json:"machine"`
+		Options any             `json:"options"`
+		Results []result        `json:"results"`
+		Ratios  []ratio         `json:"ratios_zkd_over_zookeeper"`
+		Table   []string        `json:"table"`
+		Took    string          `json:"took"`
+		Started time.Time       `json:"started"`
 	}{
 		Date: began.Format("2006-01-02"), Machine: m, Results: results, Ratios: ratios(results),
 		Table: strings.Split(strings.TrimRight(table, "\n"), "\n"), Took: time.Since(began).Round(time.Second).String(), Started: began,
@@ -173,10 +176,10 @@ func run(o options) error {
 
 // measure runs the whole sequence on one server kind. Errors end up in
 // the result, so the other server is still measured.
-func measure(o options, spec serverSpec) result {
-	r := result{Server: spec.kind, Heap: spec.heap}
-	if strings.Contains(spec.heap, "default") {
-		r.Heap += fmt.Sprintf(", MaxHeapSize %s", jvmDefaultMaxHeap())
+func measure(o options, spec servers.Spec) result {
+	r := result{Server: spec.Kind, Heap: spec.Heap}
+	if strings.Contains(spec.Heap, "default") {
+		r.Heap += fmt.Sprintf(", MaxHeapSize %s", servers.JVMDefaultMaxHeap())
 	}
 	if err := measureInto(o, spec, &r); err != nil {
 		r.Error = err.Error()
@@ -185,24 +188,24 @@ func measure(o options, spec serverSpec) result {
 	return r
 }
 
-func measureInto(o options, spec serverSpec, r *result) error {
-	dir, err := os.MkdirTemp(o.workDir, spec.kind+"-")
+func measureInto(o options, spec servers.Spec, r *result) error {
+	dir, err := os.MkdirTemp(o.workDir, spec.Kind+"-")
 	if err != nil {
 		return err
 	}
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	port, err := freePort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return err
 	}
 	if err := writeConfig(dir, port); err != nil {
 		return err
 	}
-	label := spec.kind
-	if spec.heap != "" {
-		label += " (" + spec.heap + ")"
+	label := spec.Kind
+	if spec.Heap != "" {
+		label += " (" + spec.Heap + ")"
 	}
 	fmt.Printf("== %s in %s\n", label, dir)
 
@@ -217,10 +220,10 @@ func measureInto(o options, spec serverSpec, r *result) error {
 
 	// (i) Fill.
 	t0 := time.Now()
-	n, err := fill(o, s.addr)
+	n, err := fill(o, s.Addr)
 	r.Nodes = n
 	if err != nil {
-		if !s.alive() || s.oom() {
+		if !s.Alive() || s.oom() {
 			return fmt.Errorf("fill: %w (server died; OutOfMemoryError in log: %v)", err, s.oom())
 		}
 		return fmt.Errorf("fill: %w", err)
@@ -228,7 +231,7 @@ func measureInto(o options, spec serverSpec, r *result) error {
 	fillTook := time.Since(t0)
 	r.FillSeconds = fillTook.Seconds()
 	r.FillOpsPerSec = float64(n) / fillTook.Seconds()
-	if rss, err := s.rssBytes(); err == nil {
+	if rss, err := s.RSS(); err == nil {
 		r.RSSAfterFillMB = mib(rss)
 	}
 	if s.oom() {
@@ -254,28 +257,28 @@ func measureInto(o options, spec serverSpec, r *result) error {
 		return fmt.Errorf("restart: %w", err)
 	}
 	r.RestartSeconds = took.Seconds()
-	if rss, err := s.rssBytes(); err == nil {
+	if rss, err := s.RSS(); err == nil {
 		r.RSSRestartMB = mib(rss)
 	}
-	if name, size, err := newestSnapshot(dir); err == nil {
+	if name, size, err := servers.NewestSnapshot(filepath.Join(dir, "data")); err == nil {
 		r.SnapshotFile, r.SnapshotMB = name, mib(size)
 	}
-	r.DataDirMB = mib(dirUsage(filepath.Join(dir, "data")))
-	if err := verifyTree(o, s.addr); err != nil {
+	r.DataDirMB = mib(servers.DirUsage(filepath.Join(dir, "data")))
+	if err := verifyTree(o, s.Addr); err != nil {
 		return fmt.Errorf("after restart: %w", err)
 	}
 	fmt.Printf("   restart: serving reads %.2f s after process start (stop took %.2f s), RSS %.0f MiB, %s %.1f MiB, data dir %.0f MiB\n",
 		r.RestartSeconds, r.StopSeconds, r.RSSRestartMB, r.SnapshotFile, r.SnapshotMB, r.DataDirMB)
 
 	// (ii) Fsynced writes on the restarted server.
-	ops, lats, errs, elapsed, err := writeLoad(o, s.addr)
+	ops, lats, errs, elapsed, err := writeLoad(o, s.Addr)
 	if err != nil {
 		return fmt.Errorf("writes: %w", err)
 	}
 	r.WriteErrors = errs
 	r.WriteOpsPerSec = float64(ops) / elapsed.Seconds()
 	r.WriteP50Ms, r.WriteP99Ms, r.WriteP999Ms = pct(lats, 0.50), pct(lats, 0.99), pct(lats, 0.999)
-	if rss, err := s.rssBytes(); err == nil {
+	if rss, err := s.RSS(); err == nil {
 		r.RSSAfterWriteMB = mib(rss)
 	}
 	fmt.Printf("   writes: %.0f setData/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %d, RSS %.0f MiB\n",
@@ -314,12 +317,12 @@ func fill(o options, addr string) (int, error) {
 			firstErr.Store(code)
 		}
 	}
-	c, err := dial(addr, 10*time.Second, 30000)
+	c, err := rawclient.Dial(addr, 10*time.Second, 30000)
 	if err != nil {
 		return 0, err
 	}
 	i := 0
-	err = c.pipeline(o.fillWindow, func() (wire.OpCode, wire.Record, bool) {
+	err = c.Pipeline(o.fillWindow, func() (wire.OpCode, wire.Record, bool) {
 		if i >= o.parents {
 			return 0, nil, false
 		}
@@ -327,7 +330,7 @@ func fill(o options, addr string) (int, error) {
 		i++
 		return wire.OpCreate, &wire.CreateRequest{Path: p, Data: data, ACL: wire.OpenACLUnsafe}, true
 	}, done)
-	c.close()
+	c.Close()
 	if err != nil {
 		return int(created.Load()), err
 	}
@@ -340,13 +343,13 @@ func fill(o options, addr string) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := dial(addr, 10*time.Second, 30000)
+			c, err := rawclient.Dial(addr, 10*time.Second, 30000)
 			if err != nil {
 				errs <- err
 				return
 			}
-			defer c.close()
-			err = c.pipeline(o.fillWindow, func() (wire.OpCode, wire.Record, bool) {
+			defer c.Close()
+			err = c.Pipeline(o.fillWindow, func() (wire.OpCode, wire.Record, bool) {
 				i := next.Add(1) - 1
 				if i >= total || failed.Load() > 0 {
 					return 0, nil, false
@@ -390,15 +393,15 @@ func fill(o options, addr string) (int, error) {
 // verifyTree spot-checks the restarted server: a sample of parents has
 // every child.
 func verifyTree(o options, addr string) error {
-	c, err := dial(addr, 10*time.Second, 30000)
+	c, err := rawclient.Dial(addr, 10*time.Second, 30000)
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	defer c.Close()
 	for _, p := range []int{0, o.parents / 2, o.parents - 1} {
 		var resp wire.ExistsResponse
 		path := fmt.Sprintf("/p%04d", p)
-		code, err := c.call(wire.OpExists, &wire.ExistsRequest{Path: path}, &resp, 10*time.Second)
+		code, err := c.Call(wire.OpExists, &wire.ExistsRequest{Path: path}, &resp, 10*time.Second)
 		if err != nil {
 			return err
 		}
@@ -413,15 +416,15 @@ func verifyTree(o options, addr string) error {
 // each keeping a window of requests in flight: first a warm-up, then the
 // measured period.
 func writeLoad(o options, addr string) (ops int64, lats []time.Duration, errs int64, elapsed time.Duration, err error) {
-	clients := make([]*client, o.writeSessions)
+	clients := make([]*rawclient.Client, o.writeSessions)
 	for i := range clients {
-		if clients[i], err = dial(addr, 10*time.Second, 30000); err != nil {
+		if clients[i], err = rawclient.Dial(addr, 10*time.Second, 30000); err != nil {
 			return 0, nil, 0, 0, err
 		}
 	}
 	defer func() {
 		for _, c := range clients {
-			c.close()
+			c.Close()
 		}
 	}()
 	var measuring atomic.Bool
@@ -442,7 +445,7 @@ func writeLoad(o options, addr string) (ops int64, lats []time.Duration, errs in
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(i)+100, 9))
 			data := payload(o.dataSize, uint64(i)+2)
-			err := c.pipeline(o.writeWindow, func() (wire.OpCode, wire.Record, bool) {
+			err := c.Pipeline(o.writeWindow, func() (wire.OpCode, wire.Record, bool) {
 				if !time.Now().Before(end) {
 					return 0, nil, false
 				}

@@ -7,9 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/internal/loopback"
 )
 
 // JavaDir is where Debian installs the ZooKeeper jars.
@@ -31,46 +30,9 @@ type Process struct {
 	exited  chan struct{}
 }
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort() (int, error) {
-	// Ports handed out by listen(:0) come from the kernel's ephemeral range,
-	// the same range outgoing connections take their source ports from: a
-	// busy test machine may reuse such a port for a client socket before a
-	// server process binds it. Below that range only explicit binds take
-	// ports, so pick there and check the port binds.
-	low := ephemeralLow()
-	if low > 11000 {
-		for i := 0; i < 200; i++ {
-			port := 10000 + rand.IntN(low-10000)
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-			if err != nil {
-				continue
-			}
-			ln.Close()
-			return port, nil
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux;
-// 32768 when it cannot be read).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	var low, high int
-	if _, err := fmt.Sscan(string(b), &low, &high); err != nil {
-		return 32768
-	}
-	return low
-}
+// FreePort returns a loopback port that was free a moment ago, below the
+// kernel's ephemeral range (see loopback.FreePort).
+func FreePort() (int, error) { return loopback.FreePort() }
 
 // ZooKeeperAvailable says why Apache ZooKeeper cannot be started, or "".
 func ZooKeeperAvailable() string {
@@ -396,15 +358,5 @@ func (p *Process) Stop() {
 
 // FourLetterWord sends a four-letter word and returns the whole reply.
 func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
+	return loopback.FourLetterWord(addr, word, timeout)
 }

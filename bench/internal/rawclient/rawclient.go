@@ -1,4 +1,8 @@
-package main
+// Package rawclient is a minimal ZooKeeper client for the benchmark programs:
+// one session on a raw connection, with blocking calls and a pipelined
+// mode that keeps a window of requests in flight. It speaks the wire
+// format of internal/wire and nothing more (no reconnects, no watches).
+package rawclient
 
 import (
 	"bufio"
@@ -10,10 +14,10 @@ import (
 	"github.com/zkd/zkd/internal/wire"
 )
 
-// client is one session on a raw connection that pipelines requests: a
+// Client is one session on a raw connection that pipelines requests: a
 // window of them is in flight at once, and replies (which a ZooKeeper
 // server sends in request order per connection) are matched in FIFO order.
-type client struct {
+type Client struct {
 	conn      net.Conn
 	br        *bufio.Reader
 	bw        *bufio.Writer
@@ -21,12 +25,12 @@ type client struct {
 	xid       int32
 }
 
-func dial(addr string, timeout time.Duration, sessionTimeoutMs int32) (*client, error) {
+func Dial(addr string, timeout time.Duration, sessionTimeoutMs int32) (*Client, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
-	cl := &client{conn: c, br: bufio.NewReaderSize(c, 64<<10), bw: bufio.NewWriterSize(c, 64<<10)}
+	cl := &Client{conn: c, br: bufio.NewReaderSize(c, 64<<10), bw: bufio.NewWriterSize(c, 64<<10)}
 	_ = c.SetDeadline(time.Now().Add(timeout))
 	req := wire.ConnectRequest{TimeOut: sessionTimeoutMs, Passwd: make([]byte, 16)}
 	if _, err := c.Write(wire.MarshalFrame(&req)); err != nil {
@@ -52,8 +56,8 @@ func dial(addr string, timeout time.Duration, sessionTimeoutMs int32) (*client, 
 	return cl, nil
 }
 
-// close ends the session (closeSession) and the connection.
-func (c *client) close() {
+// Close ends the session (closeSession) and the connection.
+func (c *Client) Close() {
 	_ = c.conn.SetDeadline(time.Now().Add(5 * time.Second))
 	c.xid++
 	h := wire.RequestHeader{Xid: c.xid, Type: wire.OpCloseSession}
@@ -63,8 +67,15 @@ func (c *client) close() {
 	c.conn.Close()
 }
 
-// call sends one request and waits for its reply.
-func (c *client) call(op wire.OpCode, req, resp wire.Record, timeout time.Duration) (wire.Code, error) {
+// Abort drops the connection without closing the session (the server
+// expires it after its timeout), e.g. after a failed call.
+func (c *Client) Abort() { c.conn.Close() }
+
+// SessionID is the id the server gave the session.
+func (c *Client) SessionID() int64 { return c.sessionID }
+
+// Call sends one request and waits for its reply.
+func (c *Client) Call(op wire.OpCode, req, resp wire.Record, timeout time.Duration) (wire.Code, error) {
 	_ = c.conn.SetDeadline(time.Now().Add(timeout))
 	defer c.conn.SetDeadline(time.Time{})
 	c.xid++
@@ -100,11 +111,11 @@ type inflight struct {
 	start time.Time
 }
 
-// pipeline sends the requests next produces, keeping at most window in
+// Pipeline sends the requests next produces, keeping at most window in
 // flight, until next reports none is left; done is called (from another
 // goroutine) with each reply's code and latency, in order. It returns when
 // every reply arrived, or on the first transport error.
-func (c *client) pipeline(window int, next func() (wire.OpCode, wire.Record, bool), done func(wire.Code, time.Duration)) error {
+func (c *Client) Pipeline(window int, next func() (wire.OpCode, wire.Record, bool), done func(wire.Code, time.Duration)) error {
 	slots := make(chan struct{}, window) // one token per request in flight
 	q := make(chan inflight, window)
 	readErr := make(chan error, 1)

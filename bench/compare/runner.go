@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zkd/zkd/bench/internal/servers"
+)
+
+// The two servers; ZooKeeper runs first in every pair (A B A B ...), so
+// its saturation is known before the half-saturation runs of a round.
+const (
+	zookeeper = "zookeeper"
+	zkd       = "zkd"
+)
+
+var serverOrder = []string{zookeeper, zkd}
+
+// Sample is one measurement of one figure on one server.
+type Sample struct {
+	Round  int     `json:"round"`
+	Value  float64 `json:"value"`
+	Errors int64   `json:"errors,omitempty"`
+	// Rate is the offered load of a half-saturation run (ops/s).
+	Rate  float64         `json:"rate,omitempty"`
+	Error string          `json:"error,omitempty"`
+	Bench json.RawMessage `json:"bench,omitempty"`
+}
+
+// Side is one server's samples of a figure and their median.
+type Side struct {
+	Samples []Sample `json:"samples"`
+	Median  float64  `json:"median"`
+}
+
+// FigureResult is one row of the comparison.
+type FigureResult struct {
+	ID            string  `json:"id"`
+	Title         string  `json:"title"`
+	Topology      string  `json:"topology"`
+	Workload      string  `json:"workload,omitempty"`
+	Unit          string  `json:"unit"`
+	LowerIsBetter bool    `json:"lower_is_better"`
+	Target        float64 `json:"target_ratio,omitempty"`
+	Zkd           Side    `json:"zkd"`
+	ZooKeeper     Side    `json:"zookeeper"`
+	// Ratio is median zkd / median ZooKeeper (0: a side has no sample).
+	Ratio float64 `json:"ratio_zkd_over_zookeeper"`
+	// Met is nil for a figure without a target or without a ratio.
+	Met *bool `json:"met,omitempty"`
+}
+
+// Results is the whole run, as the results file holds it.
+type Results struct {
+	Tool    string          `json:"tool"`
+	Date    string          `json:"date"`
+	Started time.Time       `json:"started"`
+	Took    time.Duration   `json:"-"`
+	TookS   float64         `json:"took_s"`
+	Quick   bool            `json:"quick"`
+	Options map[string]any  `json:"options"`
+	Machine servers.Machine `json:"machine"`
+	// Fsync is the load tool's fsync measurement of the work directory's
+	// disk; FsyncError says why it is missing.
+	Fsync      json.RawMessage   `json:"fsync,omitempty"`
+	FsyncError string            `json:"fsync_error,omitempty"`
+	Servers    map[string]string `json:"servers"`
+	Figures    []*FigureResult   `json:"figures"`
+	Commands   []string          `json:"commands"`
+	Errors     []string          `json:"errors,omitempty"`
+}
+
+type runner struct {
+	o     options
+	work  string
+	figs  []Figure
+	tool  LoadTool
+	specs map[string]servers.Spec
+	res   *Results
+	rows  map[string]*FigureResult
+	// zkSaturation holds ZooKeeper's setData throughput on the ensemble,
+	// one sample per round so far; half of its median is the rate of the
+	// half-saturation latency runs.
+	zkSaturation []float64
+	began        time.Time
+}
+
+func newRunner(o options, work string, figs []Figure) *runner {
+	r := &runner{o: o, work: work, figs: figs, began: time.Now(), rows: map[string]*FigureResult{}}
+	r.specs = map[string]servers.Spec{
+		zkd:       servers.Zkd(o.zkdBin),
+		zookeeper: servers.ZooKeeper(servers.ZooKeeperOptions{Xmx: o.zkXmx, Log: o.zkLog}),
+	}
+	zkHeap := r.specs[zookeeper].Heap
+	if o.zkXmx == "" {
+		zkHeap += ", MaxHeapSize " + servers.JVMDefaultMaxHeap()
+	}
+	prog, args := r.specs[zookeeper].Command("<member dir>", "<member dir>/zoo.cfg")
+	r.res = &Results{
+		Tool: "zkd-compare", Date: r.began.Format("2006-01-02"), Started: r.began, Quick: o.quick,
+		Machine: servers.MachineInfo(work),
+		Servers: map[string]string{
+			"zkd":               o.zkdBin + " server --config zoo.cfg",
+			"load_tool":         o.benchBin + " bench",
+			"zookeeper":         prog + " " + strings.Join(args, " "),
+			"zookeeper_heap":    zkHeap,
+			"zookeeper_package": debianVersion("zookeeper"),
+		},
+		Options: map[string]any{
+			"rounds": o.rounds, "lifecycle_rounds": o.lifeRounds, "duration_s": o.duration.Seconds(), "info_duration_s": o.infoDuration.Seconds(),
+			"warmup_s": o.warmup.Seconds(), "info_warmup_s": o.infoWarmup.Seconds(), "znodes": o.znodes, "data_size": 100,
+			"watchers": o.watchers, "watch_rounds": o.watchRounds, "only": o.only,
+			"tickTime": o.timing.TickTime, "initLimit": o.timing.InitLimit, "syncLimit": o.timing.SyncLimit,
+			"forceSync": "yes (default)", "sessions_x_inflight": "64x8 for setdata/getdata, the tool's defaults otherwise",
+			"order": "per round and workload: ZooKeeper, then zkd; both deployments of a topology run during its runs",
+		},
+	}
+	r.tool = LoadTool{Bin: o.benchBin, Log: func(s string) { r.res.Commands = append(r.res.Commands, s) }}
+	for _, f := range figs {
+		row := &FigureResult{ID: f.ID, Title: f.Title, Topology: f.Topology.String(), Workload: f.Workload, Unit: f.Unit, LowerIsBetter: f.Lower, Target: f.Target}
+		r.rows[f.ID] = row
+		r.res.Figures = append(r.res.Figures, row)
+	}
+	return r
+}
+
+func (r *runner) record(f Figure, server string, s Sample) {
+	row := r.rows[f.ID]
+	side := &row.Zkd
+	if server == zookeeper {
+		side = &row.ZooKeeper
+	}
+	side.Samples = append(side.Samples, s)
+	if s.Error != "" {
+		r.res.Errors = append(r.res.Errors, fmt.Sprintf("round %d %s %s: %s", s.Round, f.ID, server, firstLine(s.Error)))
+		fmt.Printf("  %-22s %-9s FAILED: %s\n", f.ID, server, firstLine(s.Error))
+		return
+	}
+	extra := ""
+	if s.Rate != 0 {
+		extra += fmt.Sprintf(" at %.0f ops/s", s.Rate)
+	}
+	if s.Errors != 0 {
+		extra += fmt.Sprintf(" (%d errors)", s.Errors)
+	}
+	fmt.Printf("  %-22s %-9s %12.2f %s%s\n", f.ID, server, s.Value, f.Unit, extra)
+}
+
+// finish computes medians, ratios and targets.
+func (r *runner) finish() {
+	for _, f := range r.figs {
+		row := r.rows[f.ID]
+		for _, side := range []*Side{&row.Zkd, &row.ZooKeeper} {
+			var xs []float64
+			for _, s := range side.Samples {
+				if s.Error == "" {
+					xs = append(xs, s.Value)
+				}
+			}
+			side.Median = median(xs)
+		}
+		row.Ratio = ratio(row.Zkd.Median, row.ZooKeeper.Median)
+		if met, has := f.Met(row.Ratio); has && row.Ratio != 0 {
+			row.Met = &met
+		}
+	}
+	r.res.Took = time.Since(r.began).Round(time.Second)
+	r.res.TookS = r.res.Took.Seconds()
+}
+
+// runAll measures the disk, then runs the rounds. It stops at the first
+// error that is not one server's failure (an interrupt, a broken setup).
+func (r *runner) runAll(ctx context.Context) error {
+	fsyncDir := filepath.Join(r.work, "fsync")
+	if err := os.MkdirAll(fsyncDir, 0o755); err != nil {
+		return err
+	}
+	if res, raw, err := r.tool.Run(ctx, 5*time.Minute, "fsync", "--dir", fsyncDir, "--count", fmt.Sprint(r.o.fsyncCount)); err != nil {
+		r.res.FsyncError = err.Error()
+		fmt.Printf("fsync measurement failed: %s\n", firstLine(err.Error()))
+	} else {
+		r.res.Fsync = raw
+		fmt.Printf("fsync of %s: p50 %.2f ms, p99 %.2f ms\n", fsyncDir, res.Latency.P50, res.Latency.P99)
+	}
+	for round := 1; round <= r.o.rounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fmt.Printf("== round %d/%d (%v so far)\n", round, r.o.rounds, time.Since(r.began).Round(time.Second))
+		dir := filepath.Join(r.work, fmt.Sprintf("round%d", round))
+		err := r.round(ctx, round, dir)
+		if !r.o.keep {
+			os.RemoveAll(dir)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) round(ctx context.Context, round int, dir string) error {
+	for _, topo := range []Topology{Standalone, Ensemble} {
+		var figs []Figure
+		for _, f := range r.figs {
+			if f.Topology == topo && f.Kind != Lifecycle {
+				figs = append(figs, f)
+			}
+		}
+		if len(figs) == 0 {
+			continue
+		}
+		if err := r.loadRuns(ctx, round, filepath.Join(dir, strings.ReplaceAll(topo.String(), " ", "")), topo, figs); err != nil {
+			return err
+		}
+	}
+	var life []Figure
+	for _, f := range r.figs {
+		if f.Kind == Lifecycle {
+			life = append(life, f)
+		}
+	}
+	if len(life) > 0 && round <= r.o.lifeRounds {
+		for _, server := range serverOrder {
+			if err := r.lifecycle(ctx, round, filepath.Join(dir, "lifecycle-"+server), server, life); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadRuns starts both deployments of topo and runs each figure against
+// ZooKeeper, then zkd.
+func (r *runner) loadRuns(ctx context.Context, round int, dir string, topo Topology, figs []Figure) error {
+	clusters := map[string]*servers.Cluster{}
+	defer func() {
+		for _, c := range clusters {
+			c.Stop()
+		}
+	}()
+	for _, server := range serverOrder {
+		c, err := servers.NewCluster(r.specs[server], dir, topo.Members(), r.o.timing)
+		if err != nil {
+			return err
+		}
+		c.StopTimeout = 15 * time.Second
+		clusters[server] = c
+		if err := c.Start(); err != nil {
+			return err
+		}
+	}
+	for _, server := range serverOrder {
+		if err := clusters[server].WaitServing(ctx, 2*time.Minute); err != nil {
+			return fmt.Errorf("%s %s: %w", server, topo, err)
+		}
+	}
+	fmt.Printf(" %s: zookeeper %s, zkd %s\n", topo, clusters[zookeeper].ConnectString(), clusters[zkd].ConnectString())
+	saturationThisRound := false
+	for _, f := range figs {
+		if f.Kind == HalfSaturation && !saturationThisRound {
+			// The round's setData throughput figure was not selected:
+			// measure ZooKeeper's saturation anyway.
+			sat := Figure{ID: "e3.setdata", Workload: "setdata", Args: sessionArgs, Metric: OpsPerSec, Long: true, Topology: Ensemble}
+			s := r.loadRun(ctx, round, sat, clusters[zookeeper], 0)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if s.Error != "" {
+				fmt.Printf("  ZooKeeper saturation run FAILED: %s\n", firstLine(s.Error))
+			} else {
+				r.zkSaturation = append(r.zkSaturation, s.Value)
+				fmt.Printf("  %-22s %-9s %12.2f ops/s (saturation)\n", sat.ID, zookeeper, s.Value)
+			}
+			saturationThisRound = true
+		}
+		var rate float64
+		if f.Kind == HalfSaturation {
+			rate = 0.5 * median(r.zkSaturation)
+			if rate == 0 {
+				for _, server := range serverOrder {
+					r.record(f, server, Sample{Round: round, Error: "no ZooKeeper saturation throughput measured"})
+				}
+				continue
+			}
+		}
+		for _, server := range serverOrder {
+			s := r.loadRun(ctx, round, f, clusters[server], rate)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r.record(f, server, s)
+			if f.ID == "e3.setdata" && server == zookeeper {
+				saturationThisRound = true
+				if s.Error == "" {
+					r.zkSaturation = append(r.zkSaturation, s.Value)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// loadRun runs the load tool once for figure f against c.
+func (r *runner) loadRun(ctx context.Context, round int, f Figure, c *servers.Cluster, rate float64) Sample {
+	args := []string{"--server", c.ConnectString(), "--workload", f.Workload, "--root", "/zkd-bench-" + strings.ReplaceAll(f.ID, ".", "-")}
+	args = append(args, f.Args...)
+	timeout := 5 * time.Minute
+	if f.Workload != "watch" {
+		d, w := r.o.infoDuration, r.o.infoWarmup
+		if f.Long {
+			d, w = r.o.duration, r.o.warmup
+		}
+		args = append(args, "--duration", d.String(), "--warmup", w.String())
+		timeout = d + w + 2*time.Minute
+	}
+	if rate > 0 {
+		args = append(args, "--rate", fmt.Sprintf("%.0f", rate))
+	}
+	s := Sample{Round: round, Rate: rate}
+	res, raw, err := r.tool.Run(ctx, timeout, args...)
+	s.Bench = raw
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	s.Errors = res.Errors
+	if s.Value, err = res.Value(f.Metric); err != nil {
+		s.Error = err.Error()
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
