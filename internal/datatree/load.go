@@ -57,6 +57,11 @@ func (l *Loader) Add(path string, data []byte, acl []wire.ACL, stat wire.StatPer
 	return nil
 }
 
+// Finish ends a load: it rebuilds the quota set and recounts every quota's
+// stats node from the loaded nodes, as ZooKeeper does at the end of
+// DataTree.deserialize (setupQuota). Call it once every node is added.
+func (l *Loader) Finish() { l.t.SetupQuota() }
+
 // DropEphemeralsExcept deletes the ephemerals of every session not in live
 // (ZooKeeperServer.loadData: owners that did not survive the restart).
 // It returns the paths removed.

@@ -2,7 +2,8 @@ package datatree
 
 // Reset empties the tree back to what New gives: /, /zookeeper,
 // /zookeeper/quota and /zookeeper/config with their standard ACLs and
-// stats. Ephemeral sessions, the container/TTL set and the data size are
+// stats. Ephemeral sessions, the container/TTL set, the quota set and the
+// data size are
 // cleared and lastZxid goes back to 0 (the one exception to its
 // only-grows rule). The watch manager is kept and no watch fires: the
 // caller (a follower about to load the leader's SNAP, quorum.md §5.3)
@@ -46,6 +47,9 @@ func (t *Tree) Reset() {
 	t.ephemerals = fresh.ephemerals
 	t.special = fresh.special
 	t.auxMu.Unlock()
+	t.quotaMu.Lock()
+	t.quotas = fresh.quotas
+	t.quotaMu.Unlock()
 	for i := range t.nodes.shards {
 		t.nodes.shards[i].mu.Unlock()
 	}

@@ -358,13 +358,18 @@ func (s *Server) reload() error {
 	return s.openStore()
 }
 
-// copyTree replaces dst's content with src's.
+// copyTree replaces dst's content with src's, quota set included.
 func copyTree(dst, src *datatree.Tree) error {
 	dst.Reset()
 	l := datatree.NewLoader(dst)
-	return src.Walk(func(path string, data []byte, acl []wire.ACL, stat wire.StatPersisted) error {
+	err := src.Walk(func(path string, data []byte, acl []wire.ACL, stat wire.StatPersisted) error {
 		return l.Add(path, data, acl, stat)
 	})
+	if err != nil {
+		return err
+	}
+	l.Finish()
+	return nil
 }
 
 // openStore opens the txn log for appends on the current tree.
