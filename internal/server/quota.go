@@ -1,0 +1,131 @@
+package server
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/wire"
+)
+
+// checkQuota is ZooKeeperServer.checkQuota, run by prepare for creates
+// (countDiff 1, bytesDiff the new data's length) and setData (countDiff 0,
+// bytesDiff new minus current length) before the txn is built. With
+// zookeeper.enforceQuota off it checks nothing, as in ZooKeeper 3.8.
+//
+// Like ZooKeeper it reads the quota set, limits and stats of the applied
+// tree, not of prepared but unapplied txns: two creates in one multi are
+// both measured against the same stats.
+//
+// A limit that would be passed is logged ("Quota exceeded: ..."), rate
+// limited as ZooKeeper's RateLogger does; a hard limit also fails the op
+// with QuotaExceeded. Limits or stats data that Java could not parse fail
+// it with MarshallingError, the code PrepRequestProcessor gives any
+// unexpected exception.
+func (p *pipeline) checkQuota(path string, bytesDiff, countDiff int64) wire.Code {
+	if !p.s.cfg.EnforceQuota {
+		return wire.OK
+	}
+	tree := p.s.tree
+	prefix := tree.MaxQuotaPrefix(path)
+	if prefix == "" {
+		return wire.OK
+	}
+	limitPath := datatree.QuotaLimitPath(prefix)
+	data, _, err := tree.GetData(limitPath, nil)
+	if err != nil {
+		p.s.log.Error("Missing limit node for quota", zap.String("path", limitPath))
+		return wire.OK
+	}
+	limits, err := datatree.ParseStatsTrack(data)
+	if err != nil {
+		p.s.log.Error("cannot parse quota limits", zap.String("path", limitPath), zap.ByteString("data", data))
+		return wire.ErrMarshallingError
+	}
+	checkCount := countDiff != 0 && (limits.Count() > -1 || limits.CountHardLimit() > -1)
+	checkBytes := bytesDiff != 0 && (limits.Bytes() > -1 || limits.ByteHardLimit() > -1)
+	if !checkCount && !checkBytes {
+		return wire.OK
+	}
+	statPath := datatree.QuotaStatPath(prefix)
+	data, _, err = tree.GetData(statPath, nil)
+	if err != nil {
+		p.s.log.Error("Missing node for stat", zap.String("path", statPath))
+		return wire.OK
+	}
+	usage, err := datatree.ParseStatsTrack(data)
+	if err != nil {
+		p.s.log.Error("cannot parse quota stats", zap.String("path", statPath), zap.ByteString("data", data))
+		return wire.ErrMarshallingError
+	}
+	// The hard limit, when set, is the one checked (zookeeperQuotas.md:
+	// "the hard quota has the priority").
+	exceeded := func(what, limitName string, next, soft, hard int64) bool {
+		limit, kind := soft, "soft"
+		if hard > -1 {
+			limit, kind = hard, "hard"
+		}
+		if next <= limit {
+			return false
+		}
+		p.s.quotaLog.log(fmt.Sprintf("Quota exceeded: %s [current %s=%d, %s%s=%d]",
+			prefix, what, next, kind, limitName, limit))
+		return hard > -1
+	}
+	if checkCount && exceeded("count", "CountLimit", usage.Count()+countDiff, limits.Count(), limits.CountHardLimit()) {
+		return wire.ErrQuotaExceeded
+	}
+	if checkBytes && exceeded("bytes", "ByteLimit", usage.Bytes()+bytesDiff, limits.Bytes(), limits.ByteHardLimit()) {
+		return wire.ErrQuotaExceeded
+	}
+	return wire.OK
+}
+
+// rateLogger logs a WARN line the first time a message is seen and, while
+// the same message repeats, once more per interval with how many times it
+// came (ZooKeeper's RateLogger, 100 ms). A different message first flushes
+// the count of the previous one. The quota messages carry the new count or
+// size, so in practice each op that passes a limit logs one line, as in
+// ZooKeeper.
+type rateLogger struct {
+	lg       *zap.Logger
+	interval time.Duration
+	now      func() time.Time
+
+	mu    sync.Mutex
+	msg   string
+	count int
+	since time.Time
+}
+
+func newRateLogger(log *zap.Logger, now func() time.Time) *rateLogger {
+	return &rateLogger{lg: log, interval: 100 * time.Millisecond, now: now}
+}
+
+func (r *rateLogger) log(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if msg == r.msg && r.msg != "" {
+		r.count++
+		if now.Sub(r.since) >= r.interval {
+			r.flush()
+			r.msg, r.since = msg, now
+		}
+		return
+	}
+	r.flush()
+	r.msg, r.since = msg, now
+	r.lg.Warn(msg)
+}
+
+// flush reports the repeats of the current message. Caller holds r.mu.
+func (r *rateLogger) flush() {
+	if r.msg != "" && r.count > 0 {
+		r.lg.Warn(r.msg, zap.Int("times", r.count))
+	}
+	r.msg, r.count = "", 0
+}
