@@ -47,6 +47,12 @@ type itServer struct {
 // test ends.
 func startServer(t *testing.T, extra ...string) *itServer {
 	t.Helper()
+	return startServerLogging(t, zap.NewNop(), extra...)
+}
+
+// startServerLogging is startServer with the server logging to log.
+func startServerLogging(t *testing.T, log *zap.Logger, extra ...string) *itServer {
+	t.Helper()
 	// Registered first so it runs last, after the server and every client
 	// have been stopped.
 	t.Cleanup(func() {
@@ -69,7 +75,7 @@ func startServer(t *testing.T, extra ...string) *itServer {
 	lines = append(lines, extra...)
 	cfg, err := config.Parse(strings.NewReader(strings.Join(lines, "\n")+"\n"), "zoo.cfg")
 	require.NoError(t, err)
-	srv, err := server.New(cfg, zap.NewNop())
+	srv, err := server.New(cfg, log)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
