@@ -222,28 +222,22 @@ func TestQuotaLimitsAndStatsOrder(t *testing.T) {
 		mustCreate(t, tr, zxid, "/q/a", "x")
 		require.Equal(t, "count=1,bytes=0", statsOf(t, tr, "/q"))
 	})
-	t.Run("extra keys in the stats node survive updates", func(t *testing.T) {
-		tr := New(nil)
-		mustCreate(t, tr, 1, "/q", "")
-		zxid := int64(1)
-		setQuota(t, tr, &zxid, "/q", "count=5,bytes=-1")
-		zxid++
-		require.Equal(t, wire.OK, applyAt(tr, wire.OpSetData, zxid, &wire.SetDataTxn{Path: QuotaStatPath("/q"), Data: []byte("count=1,bytes=0,zeta=9"), Version: 1}).Err)
-		zxid++
-		mustCreate(t, tr, zxid, "/q/a", "x")
-		require.Equal(t, "count=2,bytes=1=;zeta=9", statsOf(t, tr, "/q"))
-	})
-	t.Run("malformed stats are left as they are", func(t *testing.T) {
-		tr := New(nil)
-		mustCreate(t, tr, 1, "/q", "")
-		zxid := int64(1)
-		setQuota(t, tr, &zxid, "/q", "count=5,bytes=-1")
-		zxid++
-		require.Equal(t, wire.OK, applyAt(tr, wire.OpSetData, zxid, &wire.SetDataTxn{Path: QuotaStatPath("/q"), Data: []byte("garbage"), Version: 1}).Err)
-		zxid++
-		mustCreate(t, tr, zxid, "/q/a", "x")
-		require.Equal(t, "garbage", statsOf(t, tr, "/q"))
-	})
+	for _, tc := range []struct{ name, written, want string }{
+		{"extra keys written to the stats node survive updates", "count=1,bytes=0,zeta=9", "count=2,bytes=1=;zeta=9"},
+		{"malformed data written to the stats node is left as it is", "garbage", "garbage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New(nil)
+			mustCreate(t, tr, 1, "/q", "")
+			zxid := int64(1)
+			setQuota(t, tr, &zxid, "/q", "count=5,bytes=-1")
+			zxid++
+			require.Equal(t, wire.OK, applyAt(tr, wire.OpSetData, zxid, &wire.SetDataTxn{Path: QuotaStatPath("/q"), Data: []byte(tc.written), Version: 1}).Err)
+			zxid++
+			mustCreate(t, tr, zxid, "/q/a", "x")
+			require.Equal(t, tc.want, statsOf(t, tr, "/q"))
+		})
+	}
 }
 
 // Nested quotas are refused by zkCli, not by the server (zookeeperQuotas.md,

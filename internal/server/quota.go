@@ -29,37 +29,22 @@ func (p *pipeline) checkQuota(path string, bytesDiff, countDiff int64) wire.Code
 	if !p.s.cfg.EnforceQuota {
 		return wire.OK
 	}
-	tree := p.s.tree
-	prefix := tree.MaxQuotaPrefix(path)
+	prefix := p.s.tree.MaxQuotaPrefix(path)
 	if prefix == "" {
 		return wire.OK
 	}
-	limitPath := datatree.QuotaLimitPath(prefix)
-	data, _, err := tree.GetData(limitPath, nil)
-	if err != nil {
-		p.s.log.Error("Missing limit node for quota", zap.String("path", limitPath))
-		return wire.OK
-	}
-	limits, err := datatree.ParseStatsTrack(data)
-	if err != nil {
-		p.s.log.Error("cannot parse quota limits", zap.String("path", limitPath), zap.ByteString("data", data))
-		return wire.ErrMarshallingError
+	limits, found, code := p.readStatsTrack(datatree.QuotaLimitPath(prefix), "Missing limit node for quota")
+	if !found {
+		return code
 	}
 	checkCount := countDiff != 0 && (limits.Count() > -1 || limits.CountHardLimit() > -1)
 	checkBytes := bytesDiff != 0 && (limits.Bytes() > -1 || limits.ByteHardLimit() > -1)
 	if !checkCount && !checkBytes {
 		return wire.OK
 	}
-	statPath := datatree.QuotaStatPath(prefix)
-	data, _, err = tree.GetData(statPath, nil)
-	if err != nil {
-		p.s.log.Error("Missing node for stat", zap.String("path", statPath))
-		return wire.OK
-	}
-	usage, err := datatree.ParseStatsTrack(data)
-	if err != nil {
-		p.s.log.Error("cannot parse quota stats", zap.String("path", statPath), zap.ByteString("data", data))
-		return wire.ErrMarshallingError
+	usage, found, code := p.readStatsTrack(datatree.QuotaStatPath(prefix), "Missing node for stat")
+	if !found {
+		return code
 	}
 	// The hard limit, when set, is the one checked (zookeeperQuotas.md:
 	// "the hard quota has the priority").
@@ -82,6 +67,24 @@ func (p *pipeline) checkQuota(path string, bytesDiff, countDiff int64) wire.Code
 		return wire.ErrQuotaExceeded
 	}
 	return wire.OK
+}
+
+// readStatsTrack reads and parses a quota node of the applied tree. A
+// missing node is logged with missing (ZooKeeper's words) and lets the
+// write through (found false, OK); data that does not parse answers
+// MarshallingError (found false).
+func (p *pipeline) readStatsTrack(path, missing string) (datatree.StatsTrack, bool, wire.Code) {
+	data, _, err := p.s.tree.GetData(path, nil)
+	if err != nil {
+		p.s.log.Error(missing, zap.String("path", path))
+		return datatree.StatsTrack{}, false, wire.OK
+	}
+	st, err := datatree.ParseStatsTrack(data)
+	if err != nil {
+		p.s.log.Error("cannot parse quota data", zap.String("path", path), zap.ByteString("data", data))
+		return datatree.StatsTrack{}, false, wire.ErrMarshallingError
+	}
+	return st, true, wire.OK
 }
 
 // rateLogger logs a WARN line the first time a message is seen and, while
