@@ -61,6 +61,11 @@ type Config struct {
 	FourLetterWhitelist map[string]bool
 	// ExtendedTypesEnabled enables TTL nodes.
 	ExtendedTypesEnabled bool
+	// EnforceQuota (zookeeper.enforceQuota) turns on quota checks when
+	// writes are prepared: hard limits fail creates and setData with
+	// QuotaExceeded, soft limits are logged. Off, ZooKeeper 3.8 checks
+	// nothing and logs nothing; the stats nodes are kept up to date either way.
+	EnforceQuota bool
 	// ContainerCheckIntervalMs, ContainerMaxPerMinute and
 	// ContainerMaxNeverUsedIntervalMs drive container/TTL cleanup.
 	ContainerCheckIntervalMs        int
@@ -436,6 +441,7 @@ func (c *Config) String() string {
 	sort.Strings(wl)
 	put("4lw.commands.whitelist", strings.Join(wl, ","))
 	put("extendedTypesEnabled", c.ExtendedTypesEnabled)
+	put("enforceQuota", c.EnforceQuota)
 	put("znode.container.checkIntervalMs", c.ContainerCheckIntervalMs)
 	put("znode.container.maxPerMinute", c.ContainerMaxPerMinute)
 	put("znode.container.maxNeverUsedIntervalMs", c.ContainerMaxNeverUsedIntervalMs)

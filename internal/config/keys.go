@@ -84,6 +84,7 @@ var keys = map[string]keyDef{
 		return nil
 	}},
 	"extendedTypesEnabled":                     {sysprop: true, set: boolKey(func(c *Config) *bool { return &c.ExtendedTypesEnabled })},
+	"enforceQuota":                             {sysprop: true, set: boolKey(func(c *Config) *bool { return &c.EnforceQuota })},
 	"znode.container.checkIntervalMs":          {sysprop: true, set: intKey(func(c *Config) *int { return &c.ContainerCheckIntervalMs }, 1)},
 	"znode.container.maxPerMinute":             {sysprop: true, set: intKey(func(c *Config) *int { return &c.ContainerMaxPerMinute }, 1)},
 	"znode.container.maxNeverUsedIntervalMs":   {sysprop: true, set: intKey(func(c *Config) *int { return &c.ContainerMaxNeverUsedIntervalMs }, 0)},

@@ -164,6 +164,9 @@ func (t *Tree) create(path string, data []byte, acl []wire.ACL, owner int64, par
 		t.special[path] = struct{}{}
 		t.auxMu.Unlock()
 	}
+	// Before the triggers, as in ZooKeeper: whoever is told of the node
+	// sees the quota stats that count it.
+	t.quotaCreated(parentPath, name, path, len(data), parent, n)
 	// Triggered under both locks: a reader of either node sees the change
 	// only after the notifications are queued.
 	t.watches.Trigger(path, wire.EventNodeCreated, zxid)
@@ -206,6 +209,7 @@ func (t *Tree) delete(path string, zxid int64) wire.Code {
 		delete(t.special, path)
 		t.auxMu.Unlock()
 	}
+	t.quotaDeleted(parentPath, name, path, len(n.data), parent, n)
 	t.watches.Trigger(path, wire.EventNodeDeleted, zxid)
 	t.watches.Trigger(parentPath, wire.EventNodeChildrenChanged, zxid)
 	// Leave the map only after the triggers: a reader that finds no entry
@@ -227,10 +231,12 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid, now int64)
 		return wire.Stat{}, wire.ErrNoNode
 	}
 	t.dataSize.Add(int64(len(data) - len(n.data)))
+	bytesDiff := int64(len(data) - len(n.data))
 	n.data = data
 	n.stat.Version = version
 	n.stat.Mzxid = zxid
 	n.stat.Mtime = now
+	t.bumpQuota(path, bytesDiff, 0, n)
 	t.watches.Trigger(path, wire.EventNodeDataChanged, zxid)
 	return n.clientStat(), wire.OK
 }

@@ -12,4 +12,7 @@
 // Watches are triggered by Apply while it holds the changed node's lock,
 // and registered by reads under the same lock, so a reader that sees a
 // change has been notified of it first (wire.md §11).
+//
+// Apply also keeps ZooKeeper's quota stats nodes up to date in place, and
+// Loader.Finish recounts them after a load (quota.go).
 package datatree

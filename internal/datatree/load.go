@@ -119,6 +119,11 @@ func isChildOf(path, parent string) bool {
 	return pp == parent
 }
 
+// Finish ends a load: it rebuilds the quota set and recounts every quota's
+// stats node from the loaded nodes, as ZooKeeper does at the end of
+// DataTree.deserialize (setupQuota). Call it once every node is added.
+func (l *Loader) Finish() { l.t.SetupQuota() }
+
 // DropEphemeralsExcept deletes the ephemerals of every session not in live
 // (ZooKeeperServer.loadData: owners that did not survive the restart).
 // It returns the paths removed.

@@ -41,6 +41,7 @@ func loadFromWalk(t *testing.T, src *Tree) *Tree {
 		}
 		return l.Add(path, data, acl, stat)
 	}))
+	l.Finish()
 	dst.SetLastZxid(src.LastZxid())
 	return dst
 }

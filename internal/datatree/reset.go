@@ -2,9 +2,9 @@ package datatree
 
 // Reset empties the tree back to what New gives: /, /zookeeper,
 // /zookeeper/quota and /zookeeper/config with their standard ACLs and
-// stats. Ephemeral sessions, the container/TTL set and the data size are
-// cleared and lastZxid goes back to 0 (the one exception to its
-// only-grows rule). The watch manager is kept and no watch fires: the
+// stats. Ephemeral sessions, the container/TTL set, the quota set and the
+// data size are cleared and lastZxid goes back to 0 (the one exception to
+// its only-grows rule). The watch manager is kept and no watch fires: the
 // caller (a follower about to load the leader's SNAP, quorum.md §5.3)
 // deals with its sessions itself.
 //
@@ -17,7 +17,7 @@ func (t *Tree) Reset() {
 }
 
 // ReplaceWith makes src's content t's: nodes, ephemeral sessions,
-// container/TTL set, data size and lastZxid (which may go down). src must
+// container/TTL set, quota set, data size and lastZxid (which may go down). src must
 // not be used afterwards. t keeps its watch manager and no watch fires.
 // It costs a pass over t's old nodes, not a copy of src: an ensemble
 // member that rebuilt its tree from disk before an election takes the
@@ -58,6 +58,9 @@ func (t *Tree) ReplaceWith(src *Tree) {
 	t.ephemerals, src.ephemerals = src.ephemerals, nil
 	t.special, src.special = src.special, nil
 	t.auxMu.Unlock()
+	t.quotaMu.Lock()
+	t.quotas, src.quotas = src.quotas, nil
+	t.quotaMu.Unlock()
 	for i := range t.nodes.shards {
 		t.nodes.shards[i].mu.Unlock()
 	}

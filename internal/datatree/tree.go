@@ -36,6 +36,11 @@ type Tree struct {
 	auxMu      sync.Mutex
 	ephemerals map[int64]map[string]struct{} // session id -> its ephemeral paths
 	special    map[string]struct{}           // container and TTL paths, for the reaper
+
+	// quotaMu guards quotas only; it is a leaf lock, never held while
+	// taking another.
+	quotaMu sync.RWMutex
+	quotas  map[string]struct{} // quota'd paths (DataTree.pTrie), see quota.go
 }
 
 // New returns a tree holding /, /zookeeper, /zookeeper/quota and
@@ -49,6 +54,7 @@ func New(w *watch.Manager) *Tree {
 		watches:    w,
 		ephemerals: map[int64]map[string]struct{}{},
 		special:    map[string]struct{}{},
+		quotas:     map[string]struct{}{},
 	}
 	root := &node{children: map[string]struct{}{"zookeeper": {}}, acl: wire.OpenACLUnsafe}
 	zk := &node{children: map[string]struct{}{"quota": {}, "config": {}}, acl: wire.OpenACLUnsafe}

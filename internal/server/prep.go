@@ -312,6 +312,9 @@ func (p *pipeline) prepareCreate(v *view, r *request, op wire.OpCode, path strin
 		return nil, wire.ErrNoChildrenForEphemerals
 	}
 	newCversion := parent.Stat.Cversion + 1
+	if code := p.checkQuota(path, int64(len(data)), 1); code != wire.OK {
+		return nil, code
+	}
 
 	var owner int64
 	var txn wire.Record
@@ -400,6 +403,11 @@ func (p *pipeline) prepareSetData(v *view, r *request, q *wire.SetDataRequest) (
 		return nil, wire.ErrNoNode
 	}
 	if code := p.checkACL(r, n.ACL, wire.PermWrite); code != wire.OK {
+		return nil, code
+	}
+	// The current length is prepare's view of the node, outstanding
+	// setData included, as ZooKeeper takes it from the ChangeRecord.
+	if code := p.checkQuota(q.Path, int64(len(q.Data)-n.DataLen), 0); code != wire.OK {
 		return nil, code
 	}
 	if q.Version != -1 && q.Version != n.Stat.Version {

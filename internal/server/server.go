@@ -86,6 +86,8 @@ type Server struct {
 	// the Prometheus registry and listener, nil when off (metrics.go).
 	metrics  Metrics
 	exporter *metrics.Metrics
+	// quotaLog rate-limits the "Quota exceeded" warnings of checkQuota.
+	quotaLog *rateLogger
 }
 
 // New builds a server from a configuration. It does not listen yet.
@@ -105,6 +107,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		conns:     map[*conn]struct{}{},
 		perIP:     map[string]int{},
 		bySession: map[wire.SessionID]*conn{},
+		quotaLog:  newRateLogger(log, time.Now),
+	}
+	if cfg.EnforceQuota {
+		log.Info("zookeeper.enforceQuota = true, Quota Enforce enables")
 	}
 	s.setupMetrics()
 	now := time.Now().UnixMilli()

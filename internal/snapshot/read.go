@@ -39,6 +39,7 @@ func Read(path string, max int) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.loader.Finish()
 	l.Sessions, l.Digest = h.sessions, d
 	if ok {
 		l.Tree.SetLastZxid(z)

@@ -122,6 +122,7 @@ func ReadStream(r *bufio.Reader, tree *datatree.Tree, max int) ([]Session, error
 	if d.err != nil {
 		return nil, d.err
 	}
+	h.loader.Finish()
 	return h.sessions, nil
 }
 

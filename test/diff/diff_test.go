@@ -168,6 +168,12 @@ func script() []step {
 // notification as normalized text.
 func transcript(t *testing.T, addr string) []string {
 	t.Helper()
+	return transcriptOf(t, addr, script())
+}
+
+// transcriptOf is transcript for any list of steps.
+func transcriptOf(t *testing.T, addr string, steps []step) []string {
+	t.Helper()
 	sessions := map[string]*harness.RawClient{}
 	names := map[int64]string{}
 	for _, s := range []string{"A", "B"} {
@@ -178,7 +184,7 @@ func transcript(t *testing.T, addr string) []string {
 		names[c.Session.SessionID] = s
 	}
 	var out []string
-	for i, st := range script() {
+	for i, st := range steps {
 		c := sessions[st.sess]
 		rep, err := c.Call(st.op, st.req)
 		require.NoError(t, err, "step %d %s", i, st.op)

@@ -1,21 +1,17 @@
 package interop
 
 import (
-	"os"
 	"testing"
 
 	"github.com/zkd/zkd/test/harness"
 )
 
-// TestQuotaStatsAcrossTakeover reproduces a known gap: ZooKeeper keeps
-// /zookeeper/quota/<path>/zookeeper_stats up to date (in memory, no txn,
-// recomputed when a snapshot is loaded), zkd does not maintain quota
-// stats, so the stats node differs after a takeover in either direction.
-// Skipped unless INTEROP_QUOTA is set.
+// TestQuotaStatsAcrossTakeover: ZooKeeper keeps
+// /zookeeper/quota/<path>/zookeeper_stats up to date in memory (no txn)
+// and recounts it when it loads a snapshot; zkd does the same, so after
+// either server takes over the other's dataDir the stats node, like every
+// other node, is what the first server served.
 func TestQuotaStatsAcrossTakeover(t *testing.T) {
-	if os.Getenv("INTEROP_QUOTA") == "" {
-		t.Skip("zkd does not maintain quota stats nodes yet; set INTEROP_QUOTA=1 to run")
-	}
 	harness.RequireOrSkip(t, harness.ZooKeeperAvailable())
 	for _, kinds := range [][]serverKind{{zooKeeper, zkd}, {zkd, zooKeeper}} {
 		t.Run(string(kinds[0])+" to "+string(kinds[1]), func(t *testing.T) {
