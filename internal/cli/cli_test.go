@@ -208,10 +208,12 @@ func TestCommands(t *testing.T) {
 	require.Equal(t, "Node does not exist: /a\n", sh.fail("stat /a"))
 	require.Equal(t, "Node does not exist: /a\n", sh.fail("deleteall /a"))
 
-	// unsupported and bad usage
-	require.Contains(t, sh.fail("whoami"), "not supported")
-	require.Contains(t, sh.fail("addWatch /x"), "not supported")
-	require.Contains(t, sh.fail("removewatches /x"), "not supported")
+	// whoami reports the digest identity added above
+	require.Equal(t, "Auth scheme: User\nip: 127.0.0.1\ndigest: u\n", sh.ok("whoami"))
+	require.Equal(t, "Auth scheme: User\nip: 127.0.0.1\n", other.ok("whoami"))
+
+	// bad usage
+	require.Equal(t, "KeeperErrorCode = No such watcher for /x\n", sh.fail("removewatches /x"))
 	require.Contains(t, sh.fail("get"), "get [-s] [-w] path")
 	require.Contains(t, sh.fail("get a"), "Path must start with / character")
 	require.Contains(t, sh.fail("bogus"), "ZooKeeper -server host:port")
@@ -305,7 +307,7 @@ func TestParseACL(t *testing.T) {
 	acls, err := parseACL("world:anyone:cdrwa,digest:u:abc=:r,ip:127.0.0.1:rw")
 	require.NoError(t, err)
 	require.Len(t, acls, 3)
-	require.Equal(t, "u:abc=", acls[1].ID)
+	require.Equal(t, "u:abc=", acls[1].ID.ID)
 	require.Equal(t, "rw", permString(acls[2].Perms))
 	_, err = parseACL("world:anyone")
 	require.Error(t, err)
