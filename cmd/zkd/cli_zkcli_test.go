@@ -262,11 +262,11 @@ func TestCliMatchesZkCli(t *testing.T) {
 			{"zookeeper", zk.Addr, "/zkd_ref"},
 			{"zkd", zkdAddr, "/zkd_ref"},
 		} {
-			if target.name == "zkd" && quotaStatsLines[line] && !zkdStats {
-				continue
-			}
 			got := runZkdCli(target.addr, strings.ReplaceAll(line, "$B", target.base))
 			got.stdout, got.stderr = normalize(got.stdout, target.base), normalize(got.stderr, target.base)
+			if target.name == "zkd" && quotaStatsLines[line] && !zkdStats {
+				continue // run for its effect, output depends on the stats
+			}
 			if got != want {
 				t.Errorf("%s (zkd cli against %s):\nzkCli.sh:\n%s\nzkd cli:\n%s", line, target.name, want, got)
 			}

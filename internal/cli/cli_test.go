@@ -216,7 +216,14 @@ func TestCommands(t *testing.T) {
 	require.Equal(t, "KeeperErrorCode = No such watcher for /x\n", sh.fail("removewatches /x"))
 	require.Contains(t, sh.fail("get"), "get [-s] [-w] path")
 	require.Contains(t, sh.fail("get a"), "Path must start with / character")
-	require.Contains(t, sh.fail("bogus"), "ZooKeeper -server host:port")
+	usage := sh.fail("bogus")
+	require.Contains(t, usage, "ZooKeeper -server host:port")
+	for _, line := range []string{"\taddWatch [-m mode] path", "\twhoami \n", "\tsetquota -n|-b|-N|-B val path\n",
+		"\tlistquota path\n", "\tdelquota [-n|-b|-N|-B] path\n", "\tremovewatches path [-c|-d|-a] [-l]\n",
+		"\tgetEphemerals path\n", "\tgetAllChildrenNumber path\n", "\tquit \n"} {
+		require.Contains(t, usage, line)
+	}
+	require.Equal(t, usage, sh.ok("help"))
 }
 
 func TestWatches(t *testing.T) {
@@ -298,6 +305,8 @@ func TestCompleter(t *testing.T) {
 	}
 	require.Equal(t, []string{"eate "}, do("cr"))
 	require.Equal(t, []string{"lose ", "onfig ", "onnect ", "reate "}, do("c"))
+	require.Equal(t, []string{"uota "}, do("setq"))
+	require.Equal(t, []string{"ddWatch ", "ddauth "}, do("a"))
 	require.Equal(t, []string{"pha"}, do("ls /al"))
 	require.Equal(t, []string{"ne", "ther"}, do("get /alpha/o"))
 	require.Empty(t, do("get /zz"))
