@@ -52,8 +52,85 @@ var zkCliScript = []string{
 	"delete $B/c",
 	"delete $B/none",
 	"ls $B",
+	// Requests go-zookeeper could not send.
+	"whoami",
+	"getEphemerals",
+	"getEphemerals $B",
+	"getEphemerals bad",
+	"getAllChildrenNumber $B",
+	"getAllChildrenNumber $B/none",
+	"getAllChildrenNumber",
+	"addWatch $B",
+	"addWatch -m persistent $B",
+	"addWatch -m PERSISTENT_RECURSIVE $B",
+	"addWatch -m bogus $B",
+	"addWatch",
+	"addWatch -m",
+	"removewatches $B",
+	"removewatches $B -l",
+	"removewatches $B -c",
+	"removewatches",
+	"removewatches bad",
+	"removewatches $B -x",
+	// Quotas: the client writes the limits, the server keeps the stats.
+	"setquota $B",
+	"setquota -n 2 -b 3 $B",
+	"setquota -n 2 $B/none",
+	"setquota -n 0 $B",
+	"setquota -N 0 $B",
+	"setquota -n x $B",
+	"setquota -b -1 $B",
+	"setquota -x 1 $B",
+	"setquota -n 2",
+	"setquota -n 1 /zookeeper/quota/x",
+	"setquota -n 1 $B",
+	"listquota $B",
+	"setquota -b 1 $B",
+	"setquota -B 100000 $B",
+	"listquota $B",
+	"setquota -N 5 $B/b",
+	"listquota $B/none",
+	"listquota",
+	"delquota -n $B",
+	"delquota -n -b $B",
+	"delquota -x $B",
+	"listquota $B",
+	"delquota $B",
+	"listquota $B",
+	"delquota $B",
+	"delquota",
+	"setquota -N 9 $B/b",
+	"setquota -n 9 $B",
+	"delquota $B/b",
 	"deleteall $B",
 	"ls $B",
+}
+
+// quotaStatsLines are the lines of zkCliScript whose output shows the
+// zookeeper_stats numbers (or warnings computed from them), which the
+// server maintains. zkd does not maintain them yet (another branch does):
+// for zkd they are compared only when zkdMaintainsQuotaStats says so.
+var quotaStatsLines = map[string]bool{
+	"setquota -n 1 $B":      true,
+	"listquota $B":          true,
+	"setquota -b 1 $B":      true,
+	"setquota -B 100000 $B": true,
+}
+
+// zkdMaintainsQuotaStats reports whether the zkd server at addr updates a
+// quota's zookeeper_stats node (count and bytes of the subtree).
+func zkdMaintainsQuotaStats(t *testing.T, addr string) bool {
+	t.Helper()
+	for _, line := range []string{"create /stats_probe x", "setquota -n 5 /stats_probe"} {
+		if r := runZkdCli(addr, line); r.failed {
+			t.Fatalf("%s: %s", line, r)
+		}
+	}
+	r := runZkdCli(addr, "get /zookeeper/quota/stats_probe/zookeeper_stats")
+	for _, line := range []string{"delquota /stats_probe", "delete /stats_probe"} {
+		runZkdCli(addr, line)
+	}
+	return !r.failed && r.stdout != "count=0,bytes=0\n"
 }
 
 var (
@@ -171,6 +248,12 @@ func TestCliMatchesZkCli(t *testing.T) {
 	}
 	zk := harness.StartZooKeeper(t, "")
 	zkdAddr := startInProcess(t)
+	// Enable after the server-side quota merge: then the stats lines are
+	// compared for zkd too (this check turns true by itself).
+	zkdStats := zkdMaintainsQuotaStats(t, zkdAddr)
+	if !zkdStats {
+		t.Log("zkd does not maintain quota stats yet: their lines are compared against ZooKeeper only")
+	}
 	for _, line := range zkCliScript {
 		ref := strings.ReplaceAll(line, "$B", "/zkcli_ref")
 		want := runZkCli(t, zkCli, zk.Addr, ref)
@@ -181,6 +264,9 @@ func TestCliMatchesZkCli(t *testing.T) {
 		} {
 			got := runZkdCli(target.addr, strings.ReplaceAll(line, "$B", target.base))
 			got.stdout, got.stderr = normalize(got.stdout, target.base), normalize(got.stderr, target.base)
+			if target.name == "zkd" && quotaStatsLines[line] && !zkdStats {
+				continue // run for its effect, output depends on the stats
+			}
 			if got != want {
 				t.Errorf("%s (zkd cli against %s):\nzkCli.sh:\n%s\nzkd cli:\n%s", line, target.name, want, got)
 			}

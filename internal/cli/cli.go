@@ -1,5 +1,5 @@
 // Package cli is a ZooKeeper shell compatible with zkCli.sh: it parses
-// zkCli.sh commands, runs them against a go-zookeeper session and prints
+// zkCli.sh commands, runs them against one zkclient session and prints
 // their results in zkCli.sh's formats. It needs no terminal; the
 // interactive line editor lives in interactive.go.
 package cli
@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/zkd/zkd/internal/wire"
+	"github.com/zkd/zkd/internal/zkclient"
 )
 
 // Options configure a Shell.
@@ -32,12 +34,13 @@ type Shell struct {
 	mu  sync.Mutex // serializes writes to Out/Err (watch events arrive concurrently)
 	out io.Writer
 	err io.Writer
-
-	conn         *zk.Conn
-	server       string
+	// printWatches is read by the event goroutine: guarded by mu.
 	printWatches bool
-	history      []string
-	quit         bool
+
+	conn    *zkclient.Client
+	server  string
+	history []string
+	quit    bool
 }
 
 // ErrCommand marks a command that failed; its message was already printed.
@@ -57,10 +60,6 @@ func New(opts Options) *Shell {
 	return &Shell{opts: opts, out: opts.Out, err: opts.Err, printWatches: true}
 }
 
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...interface{}) {}
-
 // Connect opens a session to server (or the configured one when empty) and
 // waits until it is established or the timeout passes.
 func (s *Shell) Connect(server string) error {
@@ -71,42 +70,26 @@ func (s *Shell) Connect(server string) error {
 		server = "localhost:2181"
 	}
 	s.Close()
-	hosts := strings.Split(server, ",")
-	conn, events, err := zk.Connect(hosts, s.opts.Timeout,
-		zk.WithLogger(nopLogger{}), zk.WithLogInfo(false))
+	first := true
+	conn, err := zkclient.Connect(zkclient.Config{
+		Servers:        strings.Split(server, ","),
+		SessionTimeout: s.opts.Timeout,
+		OnEvent: func(ev zkclient.Event) {
+			// The session's first SyncConnected is zkCli's connection
+			// banner, which the caller prints (or not) itself.
+			if first && ev.Type == wire.EventNone && ev.State == zkclient.KeeperSyncConnected {
+				first = false
+				return
+			}
+			s.printEvent(ev)
+		},
+	}, s.opts.Timeout)
 	if err != nil {
 		return err
 	}
-	deadline := time.NewTimer(s.opts.Timeout)
-	defer deadline.Stop()
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				conn.Close()
-				return fmt.Errorf("connection to %s closed", server)
-			}
-			if ev.Type == zk.EventSession && ev.State == zk.StateHasSession {
-				s.conn = conn
-				s.server = server
-				go s.drainSession(events)
-				return nil
-			}
-			if ev.State == zk.StateAuthFailed || ev.State == zk.StateExpired {
-				conn.Close()
-				return fmt.Errorf("connect to %s: %v", server, ev.State)
-			}
-		case <-deadline.C:
-			conn.Close()
-			return fmt.Errorf("unable to connect to %s within %v", server, s.opts.Timeout)
-		}
-	}
-}
-
-// drainSession consumes session events so go-zookeeper never blocks.
-func (s *Shell) drainSession(events <-chan zk.Event) {
-	for range events {
-	}
+	s.conn = conn
+	s.server = server
+	return nil
 }
 
 // Close ends the session, if any.
@@ -121,22 +104,20 @@ func (s *Shell) Close() {
 func (s *Shell) Quit() bool { return s.quit }
 
 // Conn returns the current session, or nil.
-func (s *Shell) Conn() *zk.Conn { return s.conn }
+func (s *Shell) Conn() *zkclient.Client { return s.conn }
 
-// State is the connection state as zkCli's prompt shows it.
+// State is the connection state as zkCli's prompt shows it
+// (ZooKeeper.States: an expired session is CLOSED).
 func (s *Shell) State() string {
 	if s.conn == nil {
 		return "CLOSED"
 	}
-	switch s.conn.State() {
-	case zk.StateHasSession, zk.StateConnected:
-		return "CONNECTED"
-	case zk.StateConnecting:
-		return "CONNECTING"
-	case zk.StateDisconnected:
+	switch st := s.conn.State(); st {
+	case zkclient.StateExpired:
 		return "CLOSED"
+	default:
+		return st.String()
 	}
-	return "CONNECTING"
 }
 
 // Prompt is zkCli's prompt, e.g. "[zk: 127.0.0.1:2181(CONNECTED) 3] ".
@@ -178,8 +159,12 @@ func (s *Shell) History() []string { return append([]string(nil), s.history...) 
 type command struct {
 	usage string
 	run   func(s *Shell, f *flags) error
-	// needConn is false for commands that work without a session.
+	// noConn marks commands that work without a session.
 	noConn bool
+	// strict, when set, parses options as commons-cli does for zkCli
+	// (unknown options and option groups are errors, with its messages);
+	// commands without it take any option letter.
+	strict *optionSpec
 }
 
 var commands map[string]*command
@@ -207,12 +192,15 @@ func init() {
 		"setAcl":               {usage: "setAcl [-s] [-v version] [-R] path acl", run: (*Shell).cmdSetACL},
 		"addauth":              {usage: "addauth scheme auth", run: (*Shell).cmdAddAuth},
 		"sync":                 {usage: "sync path", run: (*Shell).cmdSync},
-		"getEphemerals":        {usage: "getEphemerals path", run: (*Shell).cmdGetEphemerals},
-		"getAllChildrenNumber": {usage: "getAllChildrenNumber path", run: (*Shell).cmdAllChildren},
-		"whoami":               {usage: "whoami", run: (*Shell).cmdUnsupported},
+		"getEphemerals":        {usage: "getEphemerals path", run: (*Shell).cmdGetEphemerals, strict: &optionSpec{}},
+		"getAllChildrenNumber": {usage: "getAllChildrenNumber path", run: (*Shell).cmdAllChildren, strict: &optionSpec{}},
+		"whoami":               {usage: "whoami ", run: (*Shell).cmdWhoAmI, strict: &optionSpec{}},
 		"config":               {usage: "config [-c] [-w] [-s]", run: (*Shell).cmdConfig},
-		"addWatch":             {usage: "addWatch [-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE", run: (*Shell).cmdUnsupported},
-		"removewatches":        {usage: "removewatches path [-c|-d|-a] [-l]", run: (*Shell).cmdUnsupported},
+		"addWatch":             {usage: "addWatch [-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE", run: (*Shell).cmdAddWatch, strict: addWatchOptions},
+		"removewatches":        {usage: "removewatches path [-c|-d|-a] [-l]", run: (*Shell).cmdRemoveWatches, strict: removeWatchesOptions},
+		"setquota":             {usage: "setquota -n|-b|-N|-B val path", run: (*Shell).cmdSetQuota, strict: setQuotaOptions},
+		"listquota":            {usage: "listquota path", run: (*Shell).cmdListQuota, strict: &optionSpec{}},
+		"delquota":             {usage: "delquota [-n|-b|-N|-B] path", run: (*Shell).cmdDelQuota, strict: delQuotaOptions},
 		"history":              {usage: "history", run: (*Shell).cmdHistory, noConn: true},
 		"redo":                 {usage: "redo cmdno", run: (*Shell).cmdRedo, noConn: true},
 		"quit":                 {usage: "quit", run: (*Shell).cmdQuit, noConn: true},
@@ -229,8 +217,19 @@ func (s *Shell) run(args []string) error {
 		s.usage()
 		return ErrCommand
 	}
-	f, err := parseFlags(args[0], args[1:])
+	var (
+		f   *flags
+		err error
+	)
+	if c.strict != nil {
+		f, err = c.strict.parse(args[1:])
+	} else {
+		f, err = parseFlags(args[0], args[1:])
+	}
 	if err != nil {
+		if c.strict != nil {
+			return s.errorf("%v", err)
+		}
 		return s.errorf("%v\n%s", err, c.usage)
 	}
 	f.usage = c.usage
@@ -248,7 +247,9 @@ func (s *Shell) usage() {
 		if n == "help" {
 			continue
 		}
-		fmt.Fprintf(s.err, "\t%s\n", commands[n].usage)
+		// "\tname options", with the blank even when there are none.
+		opts := strings.TrimPrefix(strings.TrimPrefix(commands[n].usage, n), " ")
+		fmt.Fprintf(s.err, "\t%s %s\n", n, opts)
 	}
 }
 
@@ -347,6 +348,8 @@ func (f *flags) path(i int) (string, error) {
 	return p, nil
 }
 
+// validatePath is PathUtils.validatePath, messages included. Positions
+// count UTF-16 units, as Java's chars do.
 func validatePath(p string) error {
 	if p == "" {
 		return errors.New("Path length must be > 0")
@@ -354,11 +357,37 @@ func validatePath(p string) error {
 	if p[0] != '/' {
 		return errors.New("Path must start with / character")
 	}
-	if len(p) > 1 && strings.HasSuffix(p, "/") {
+	if len(p) == 1 {
+		return nil
+	}
+	if strings.HasSuffix(p, "/") {
 		return errors.New("Path must not end with / character")
 	}
-	if strings.Contains(p, "//") {
-		return errors.New("Path must not contain empty node name")
+	chars := utf16.Encode([]rune(p))
+	reason := ""
+	last := uint16('/')
+	for i := 1; i < len(chars); last, i = chars[i], i+1 {
+		c := chars[i]
+		endsName := i+1 == len(chars) || chars[i+1] == '/'
+		switch {
+		case c == 0:
+			reason = fmt.Sprintf("null character not allowed @%d", i)
+		case c == '/' && last == '/':
+			reason = fmt.Sprintf("empty node name specified @%d", i)
+		case c == '.' && last == '.':
+			if chars[i-2] == '/' && endsName {
+				reason = fmt.Sprintf("relative paths not allowed @%d", i)
+			}
+		case c == '.':
+			if chars[i-1] == '/' && endsName {
+				reason = fmt.Sprintf("relative paths not allowed @%d", i)
+			}
+		case c > 0 && c <= 0x1f, c >= 0x7f && c <= 0x9f, c >= 0xd800 && c <= 0xf8ff, c >= 0xfff0:
+			reason = fmt.Sprintf("invalid character @%d", i)
+		}
+		if reason != "" {
+			return fmt.Errorf("Invalid path string \"%s\" caused by %s", p, reason)
+		}
 	}
 	return nil
 }
@@ -384,7 +413,7 @@ func javaDate(ms int64) string {
 }
 
 // FormatStat renders a Stat the way zkCli's StatPrinter does.
-func FormatStat(st *zk.Stat) string {
+func FormatStat(st *wire.Stat) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cZxid = 0x%x\n", st.Czxid)
 	fmt.Fprintf(&b, "ctime = %s\n", javaDate(st.Ctime))
@@ -406,7 +435,7 @@ func permString(p int32) string {
 	for _, x := range []struct {
 		bit int32
 		c   byte
-	}{{zk.PermCreate, 'c'}, {zk.PermDelete, 'd'}, {zk.PermRead, 'r'}, {zk.PermWrite, 'w'}, {zk.PermAdmin, 'a'}} {
+	}{{wire.PermCreate, 'c'}, {wire.PermDelete, 'd'}, {wire.PermRead, 'r'}, {wire.PermWrite, 'w'}, {wire.PermAdmin, 'a'}} {
 		if p&x.bit != 0 {
 			b.WriteByte(x.c)
 		}
@@ -420,15 +449,15 @@ func parsePerms(s string) (int32, error) {
 	for _, c := range s {
 		switch c {
 		case 'c', 'C':
-			p |= zk.PermCreate
+			p |= wire.PermCreate
 		case 'd', 'D':
-			p |= zk.PermDelete
+			p |= wire.PermDelete
 		case 'r', 'R':
-			p |= zk.PermRead
+			p |= wire.PermRead
 		case 'w', 'W':
-			p |= zk.PermWrite
+			p |= wire.PermWrite
 		case 'a', 'A':
-			p |= zk.PermAdmin
+			p |= wire.PermAdmin
 		default:
 			return 0, fmt.Errorf("Unknown perm type: %c", c)
 		}
@@ -439,8 +468,8 @@ func parsePerms(s string) (int32, error) {
 // parseACL parses zkCli's "scheme:id:perm,scheme:id:perm" syntax. The id may
 // itself contain ':' (digest, ip with IPv6), so the perm is after the last
 // colon and the scheme before the first.
-func parseACL(s string) ([]zk.ACL, error) {
-	var acls []zk.ACL
+func parseACL(s string) ([]wire.ACL, error) {
+	var acls []wire.ACL
 	for _, a := range strings.Split(s, ",") {
 		first := strings.Index(a, ":")
 		last := strings.LastIndex(a, ":")
@@ -451,75 +480,113 @@ func parseACL(s string) ([]zk.ACL, error) {
 		if err != nil {
 			return nil, err
 		}
-		acls = append(acls, zk.ACL{Scheme: a[:first], ID: a[first+1 : last], Perms: perms})
+		acls = append(acls, wire.ACL{ID: wire.Id{Scheme: a[:first], ID: a[first+1 : last]}, Perms: perms})
 	}
 	return acls, nil
 }
 
 // keeperError prints err in zkCli's words and returns ErrCommand.
 func (s *Shell) keeperError(err error, path string) error {
-	var msg string
-	switch {
-	case errors.Is(err, zk.ErrNoNode):
-		msg = "Node does not exist: " + path
-	case errors.Is(err, zk.ErrNodeExists):
-		msg = "Node already exists: " + path
-	case errors.Is(err, zk.ErrNoAuth):
-		msg = "Insufficient permission : " + path
-	case errors.Is(err, zk.ErrBadVersion):
-		msg = "version No is not valid : " + path
-	case errors.Is(err, zk.ErrNotEmpty):
-		msg = "Node not empty: " + path
-	case errors.Is(err, zk.ErrNoChildrenForEphemerals):
-		msg = "Ephemerals cannot have children: " + path
-	case errors.Is(err, zk.ErrInvalidACL):
-		msg = "Acl is not valid : " + path
-	case errors.Is(err, zk.ErrBadArguments):
-		msg = "Arguments are not valid : " + path
-	default:
-		msg = err.Error()
+	return s.errorf("%s", keeperMessage(err, path))
+}
+
+// keeperMessage is CliWrapperException.getMessage: a few codes have their
+// own sentence, the others print as KeeperException.getMessage.
+func keeperMessage(err error, path string) string {
+	var code wire.Code
+	if !errors.As(err, &code) {
+		return err.Error()
 	}
-	return s.errorf("%s", msg)
+	switch code {
+	case wire.ErrNoNode:
+		return "Node does not exist: " + path
+	case wire.ErrNoChildrenForEphemerals:
+		return "Ephemerals cannot have children: " + path
+	case wire.ErrNodeExists:
+		return "Node already exists: " + path
+	case wire.ErrNotEmpty:
+		return "Node not empty: " + path
+	case wire.ErrNotReadOnly:
+		return "Not a read-only call: " + path
+	case wire.ErrInvalidACL:
+		return "Acl is not valid : " + path
+	case wire.ErrNoAuth:
+		return "Insufficient permission : " + path
+	case wire.ErrBadArguments:
+		return "Arguments are not valid : " + path
+	case wire.ErrBadVersion:
+		return "version No is not valid : " + path
+	case wire.ErrReconfigInProgress:
+		return "Another reconfiguration is in progress -- concurrent reconfigs not supported (yet)"
+	case wire.ErrNewConfigNoQuorum:
+		return "No quorum of new config is connected and up-to-date with the leader of last commmitted config - try invoking reconfiguration after new servers are connected and synced"
+	case wire.ErrQuotaExceeded:
+		return "Quota has exceeded : " + path
+	}
+	msg := "KeeperErrorCode = " + codeMessage(code)
+	if path != "" {
+		msg += " for " + path
+	}
+	return msg
+}
+
+// codeMessage is KeeperException.getCodeMessage.
+func codeMessage(code wire.Code) string {
+	switch code {
+	case wire.OK:
+		return "ok"
+	case wire.ErrNotEmpty:
+		return "Directory not empty"
+	case wire.ErrSessionExpired:
+		return "Session expired"
+	case wire.ErrInvalidCallback:
+		return "Invalid callback"
+	case wire.ErrSessionMoved:
+		return "Session moved"
+	case wire.ErrNotReadOnly:
+		return "Not a read-only call"
+	case wire.ErrEphemeralOnLocalSession:
+		return "Ephemeral node on local session"
+	case wire.ErrNoWatcher:
+		return "No such watcher"
+	case wire.ErrReconfigDisabled:
+		return "Reconfig is disabled"
+	case wire.ErrSessionClosedRequireSASL:
+		return "Session closed because client failed to authenticate"
+	case wire.ErrQuotaExceeded:
+		return "Quota has exceeded"
+	case wire.ErrThrottledOp:
+		return "Op throttled due to high load"
+	case wire.ErrRequestTimeout:
+		return "Unknown error REQUESTTIMEOUT" // not in Java's table
+	case wire.ErrUnknownSession:
+		return "Unknown error UNKNOWNSESSION"
+	}
+	if _, known := codeNames[code]; known {
+		return code.String()
+	}
+	return fmt.Sprintf("Unknown error %d", int32(code))
+}
+
+// codeNames are the codes whose Java message is their name.
+var codeNames = map[wire.Code]bool{
+	wire.ErrSystemError: true, wire.ErrRuntimeInconsistency: true, wire.ErrDataInconsistency: true,
+	wire.ErrConnectionLoss: true, wire.ErrMarshallingError: true, wire.ErrNewConfigNoQuorum: true,
+	wire.ErrReconfigInProgress: true, wire.ErrUnimplemented: true, wire.ErrOperationTimeout: true,
+	wire.ErrBadArguments: true, wire.ErrAPIError: true, wire.ErrNoNode: true, wire.ErrNoAuth: true,
+	wire.ErrBadVersion: true, wire.ErrNoChildrenForEphemerals: true, wire.ErrNodeExists: true,
+	wire.ErrInvalidACL: true, wire.ErrAuthFailed: true,
 }
 
 // ---------------------------------------------------------------------
 // watches
 
-func (s *Shell) watch(ch <-chan zk.Event) {
-	go func() {
-		ev, ok := <-ch
-		if !ok || !s.printWatches {
-			return
-		}
-		s.printf("\nWATCHER::\n\n%s\n", FormatEvent(ev))
-	}()
-}
-
-// FormatEvent renders a watch event like zkCli's WatchedEvent.toString.
-func FormatEvent(ev zk.Event) string {
-	state := "SyncConnected"
-	switch ev.State {
-	case zk.StateDisconnected:
-		state = "Disconnected"
-	case zk.StateExpired:
-		state = "Expired"
-	case zk.StateAuthFailed:
-		state = "AuthFailed"
+// printEvent is zkCli's MyWatcher: every event of the session, one-shot
+// or persistent, printed the same way while printwatches is on.
+func (s *Shell) printEvent(ev zkclient.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.printWatches {
+		fmt.Fprintf(s.out, "\nWATCHER::\n\n%s\n", ev)
 	}
-	typ := map[zk.EventType]string{
-		zk.EventNodeCreated:         "NodeCreated",
-		zk.EventNodeDeleted:         "NodeDeleted",
-		zk.EventNodeDataChanged:     "NodeDataChanged",
-		zk.EventNodeChildrenChanged: "NodeChildrenChanged",
-		zk.EventNotWatching:         "None",
-		zk.EventSession:             "None",
-	}[ev.Type]
-	if typ == "" {
-		typ = fmt.Sprint(ev.Type)
-	}
-	path := ev.Path
-	if path == "" {
-		path = "null"
-	}
-	return fmt.Sprintf("WatchedEvent state:%s type:%s path:%s", state, typ, path)
 }

@@ -208,13 +208,22 @@ func TestCommands(t *testing.T) {
 	require.Equal(t, "Node does not exist: /a\n", sh.fail("stat /a"))
 	require.Equal(t, "Node does not exist: /a\n", sh.fail("deleteall /a"))
 
-	// unsupported and bad usage
-	require.Contains(t, sh.fail("whoami"), "not supported")
-	require.Contains(t, sh.fail("addWatch /x"), "not supported")
-	require.Contains(t, sh.fail("removewatches /x"), "not supported")
+	// whoami reports the digest identity added above
+	require.Equal(t, "Auth scheme: User\nip: 127.0.0.1\ndigest: u\n", sh.ok("whoami"))
+	require.Equal(t, "Auth scheme: User\nip: 127.0.0.1\n", other.ok("whoami"))
+
+	// bad usage
+	require.Equal(t, "KeeperErrorCode = No such watcher for /x\n", sh.fail("removewatches /x"))
 	require.Contains(t, sh.fail("get"), "get [-s] [-w] path")
 	require.Contains(t, sh.fail("get a"), "Path must start with / character")
-	require.Contains(t, sh.fail("bogus"), "ZooKeeper -server host:port")
+	usage := sh.fail("bogus")
+	require.Contains(t, usage, "ZooKeeper -server host:port")
+	for _, line := range []string{"\taddWatch [-m mode] path", "\twhoami \n", "\tsetquota -n|-b|-N|-B val path\n",
+		"\tlistquota path\n", "\tdelquota [-n|-b|-N|-B] path\n", "\tremovewatches path [-c|-d|-a] [-l]\n",
+		"\tgetEphemerals path\n", "\tgetAllChildrenNumber path\n", "\tquit \n"} {
+		require.Contains(t, usage, line)
+	}
+	require.Equal(t, usage, sh.ok("help"))
 }
 
 func TestWatches(t *testing.T) {
@@ -296,6 +305,8 @@ func TestCompleter(t *testing.T) {
 	}
 	require.Equal(t, []string{"eate "}, do("cr"))
 	require.Equal(t, []string{"lose ", "onfig ", "onnect ", "reate "}, do("c"))
+	require.Equal(t, []string{"uota "}, do("setq"))
+	require.Equal(t, []string{"ddWatch ", "ddauth "}, do("a"))
 	require.Equal(t, []string{"pha"}, do("ls /al"))
 	require.Equal(t, []string{"ne", "ther"}, do("get /alpha/o"))
 	require.Empty(t, do("get /zz"))
@@ -305,7 +316,7 @@ func TestParseACL(t *testing.T) {
 	acls, err := parseACL("world:anyone:cdrwa,digest:u:abc=:r,ip:127.0.0.1:rw")
 	require.NoError(t, err)
 	require.Len(t, acls, 3)
-	require.Equal(t, "u:abc=", acls[1].ID)
+	require.Equal(t, "u:abc=", acls[1].ID.ID)
 	require.Equal(t, "rw", permString(acls[2].Perms))
 	_, err = parseACL("world:anyone")
 	require.Error(t, err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/zkd/zkd/internal/wire"
 )
 
 func childPath(parent, child string) string {
@@ -41,9 +41,9 @@ func (s *Shell) walk(path string, lenient bool, fn func(p string) error) error {
 	if err := fn(path); err != nil {
 		return err
 	}
-	children, _, err := s.conn.Children(path)
+	children, _, err := s.conn.Children(path, false)
 	if err != nil {
-		if errors.Is(err, zk.ErrNoNode) || lenient && errors.Is(err, zk.ErrNoAuth) {
+		if errors.Is(err, wire.ErrNoNode) || lenient && errors.Is(err, wire.ErrNoAuth) {
 			return nil
 		}
 		return err
@@ -64,10 +64,10 @@ func (s *Shell) cmdLs(f *flags) error {
 	}
 	if f.has("R") {
 		// Check the root exists, so a missing node is an error.
-		if ok, _, err := s.conn.Exists(path); err != nil {
+		if st, err := s.conn.Exists(path, false); err != nil {
 			return s.keeperError(err, path)
-		} else if !ok {
-			return s.keeperError(zk.ErrNoNode, path)
+		} else if st == nil {
+			return s.keeperError(wire.ErrNoNode, path)
 		}
 		err := s.visitDFS(path, func(p string) error { s.printf("%s\n", p); return nil })
 		if err != nil {
@@ -75,19 +75,7 @@ func (s *Shell) cmdLs(f *flags) error {
 		}
 		return nil
 	}
-	var (
-		children []string
-		st       *zk.Stat
-	)
-	if f.has("w") {
-		var ch <-chan zk.Event
-		children, st, ch, err = s.conn.ChildrenW(path)
-		if err == nil {
-			s.watch(ch)
-		}
-	} else {
-		children, st, err = s.conn.Children(path)
-	}
+	children, st, err := s.conn.Children(path, f.has("w"))
 	if err != nil {
 		return s.keeperError(err, path)
 	}
@@ -105,19 +93,7 @@ func (s *Shell) cmdGet(f *flags) error {
 	if err != nil {
 		return s.usageErr(f, err)
 	}
-	var (
-		data []byte
-		st   *zk.Stat
-	)
-	if f.has("w") {
-		var ch <-chan zk.Event
-		data, st, ch, err = s.conn.GetW(path)
-		if err == nil {
-			s.watch(ch)
-		}
-	} else {
-		data, st, err = s.conn.Get(path)
-	}
+	data, st, err := s.conn.Get(path, f.has("w"))
 	if err != nil {
 		return s.keeperError(err, path)
 	}
@@ -172,7 +148,7 @@ func (s *Shell) cmdCreate(f *flags) error {
 	if len(f.args) > 1 {
 		data = []byte(f.args[1])
 	}
-	acl := zk.WorldACL(zk.PermAll)
+	acl := wire.OpenACLUnsafe
 	if len(f.args) > 2 {
 		if acl, err = parseACL(f.args[2]); err != nil {
 			return s.errorf("%v", err)
@@ -180,23 +156,23 @@ func (s *Shell) cmdCreate(f *flags) error {
 	}
 	var flag int32
 	if seq {
-		flag |= zk.FlagSequence
+		flag |= wire.FlagPersistentSequential
 	}
 	if eph {
-		flag |= zk.FlagEphemeral
+		flag |= wire.FlagEphemeral
 	}
 	var created string
 	switch {
 	case cont:
-		created, err = s.conn.CreateContainer(path, data, zk.FlagContainer, acl)
+		created, err = s.conn.CreateContainer(path, data, acl)
 	case hasTTL:
 		ms, perr := strconv.ParseInt(ttlStr, 10, 64)
 		if perr != nil || ms <= 0 {
 			return s.errorf("ttl must be a positive number: %s", ttlStr)
 		}
-		ttlFlag := int32(zk.FlagTTL)
+		ttlFlag := wire.FlagPersistentWithTTL
 		if seq {
-			ttlFlag = zk.FlagPersistentSequentialWithTTL
+			ttlFlag = wire.FlagPersistentSequentialWithTTL
 		}
 		created, err = s.conn.CreateTTL(path, data, ttlFlag, acl, time.Duration(ms)*time.Millisecond)
 	default:
@@ -241,7 +217,7 @@ func (s *Shell) cmdDeleteAll(f *flags) error {
 		return s.keeperError(err, path)
 	}
 	for i := len(order) - 1; i >= 0; i-- {
-		if err := s.conn.Delete(order[i], -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err := s.conn.Delete(order[i], -1); err != nil && !errors.Is(err, wire.ErrNoNode) {
 			return s.keeperError(err, order[i])
 		} else if err != nil && i == 0 {
 			return s.keeperError(err, path)
@@ -255,24 +231,12 @@ func (s *Shell) cmdStat(f *flags) error {
 	if err != nil {
 		return s.usageErr(f, err)
 	}
-	var (
-		ok bool
-		st *zk.Stat
-	)
-	if f.has("w") {
-		var ch <-chan zk.Event
-		ok, st, ch, err = s.conn.ExistsW(path)
-		if err == nil {
-			s.watch(ch)
-		}
-	} else {
-		ok, st, err = s.conn.Exists(path)
-	}
+	st, err := s.conn.Exists(path, f.has("w"))
 	if err != nil {
 		return s.keeperError(err, path)
 	}
-	if !ok {
-		return s.keeperError(zk.ErrNoNode, path)
+	if st == nil {
+		return s.keeperError(wire.ErrNoNode, path)
 	}
 	s.printf("%s", FormatStat(st))
 	return nil
@@ -289,7 +253,7 @@ func (s *Shell) cmdGetACL(f *flags) error {
 	}
 	var b strings.Builder
 	for _, a := range acls {
-		fmt.Fprintf(&b, "'%s,'%s\n: %s\n", a.Scheme, a.ID, permString(a.Perms))
+		fmt.Fprintf(&b, "'%s,'%s\n: %s\n", a.ID.Scheme, a.ID.ID, permString(a.Perms))
 	}
 	if f.has("s") {
 		b.WriteString(FormatStat(st))
@@ -357,8 +321,8 @@ func (s *Shell) cmdSync(f *flags) error {
 	if err != nil {
 		return s.usageErr(f, err)
 	}
-	if _, err := s.conn.Sync(path); err != nil {
-		if errors.Is(err, zk.ErrNoNode) {
+	if err := s.conn.Sync(path); err != nil {
+		if errors.Is(err, wire.ErrNoNode) {
 			return s.keeperError(err, path)
 		}
 		return s.errorf("Sync has failed rc=%v", err)
@@ -367,75 +331,9 @@ func (s *Shell) cmdSync(f *flags) error {
 	return nil
 }
 
-// cmdGetEphemerals lists this session's ephemeral nodes under path. The
-// getEphemerals request is not spoken by go-zookeeper, so the shell walks
-// the tree and picks the nodes whose ephemeralOwner is this session; the
-// result is the same for nodes the session can read.
-func (s *Shell) cmdGetEphemerals(f *flags) error {
-	path := "/"
-	if len(f.args) > 0 {
-		var err error
-		if path, err = f.path(0); err != nil {
-			return s.usageErr(f, err)
-		}
-	}
-	sid := s.conn.SessionID()
-	var found []string
-	err := s.walk(path, true, func(p string) error {
-		ok, st, err := s.conn.Exists(p)
-		if err != nil {
-			return err
-		}
-		if ok && st.EphemeralOwner == sid {
-			found = append(found, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return s.keeperError(err, path)
-	}
-	sort.Strings(found)
-	s.printf("%s\n", formatList(found))
-	return nil
-}
-
-// cmdAllChildren counts path's descendants by walking the tree (the
-// getAllChildrenNumber request is not spoken by go-zookeeper).
-func (s *Shell) cmdAllChildren(f *flags) error {
-	path, err := f.path(0)
-	if err != nil {
-		return s.usageErr(f, err)
-	}
-	if ok, _, err := s.conn.Exists(path); err != nil {
-		return s.keeperError(err, path)
-	} else if !ok {
-		return s.keeperError(zk.ErrNoNode, path)
-	}
-	n := -1 // the node itself is not counted
-	err = s.walk(path, true, func(string) error { n++; return nil })
-	if err != nil {
-		return s.keeperError(err, path)
-	}
-	s.printf("%d\n", n)
-	return nil
-}
-
 func (s *Shell) cmdConfig(f *flags) error {
 	const cfgPath = "/zookeeper/config"
-	var (
-		data []byte
-		st   *zk.Stat
-		err  error
-	)
-	if f.has("w") {
-		var ch <-chan zk.Event
-		data, st, ch, err = s.conn.GetW(cfgPath)
-		if err == nil {
-			s.watch(ch)
-		}
-	} else {
-		data, st, err = s.conn.Get(cfgPath)
-	}
+	data, st, err := s.conn.Get(cfgPath, f.has("w"))
 	if err != nil {
 		return s.keeperError(err, cfgPath)
 	}
@@ -476,11 +374,6 @@ func clientConfig(cfg string) string {
 		}
 	}
 	return version + " " + strings.Join(hosts, ",")
-}
-
-func (s *Shell) cmdUnsupported(f *flags) error {
-	name := strings.Fields(f.usage)[0]
-	return s.errorf("%s: not supported by this client (go-zookeeper does not implement the request)", name)
 }
 
 func (s *Shell) cmdHistory(*flags) error {
@@ -548,4 +441,103 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// cmdGetEphemerals lists the session's ephemeral nodes under path ("/"
+// when none), in the server's order (getEphemerals, opcode 103).
+func (s *Shell) cmdGetEphemerals(f *flags) error {
+	path := "/"
+	if len(f.args) > 0 {
+		path = f.args[0]
+	}
+	if err := validatePath(path); err != nil {
+		return s.errorf("%v", err)
+	}
+	list, err := s.conn.GetEphemerals(path)
+	if err != nil {
+		return s.keeperError(err, path)
+	}
+	s.printf("%s\n", formatList(list))
+	return nil
+}
+
+// cmdAllChildren prints the number of path's descendants
+// (getAllChildrenNumber, opcode 104).
+func (s *Shell) cmdAllChildren(f *flags) error {
+	path, err := f.path(0)
+	if err != nil {
+		return s.usageErr(f, err)
+	}
+	n, err := s.conn.GetAllChildrenNumber(path)
+	if err != nil {
+		return s.keeperError(err, path)
+	}
+	s.printf("%d\n", n)
+	return nil
+}
+
+// cmdWhoAmI prints the identities the server holds for this connection
+// (whoAmI, opcode 107).
+func (s *Shell) cmdWhoAmI(*flags) error {
+	infos, err := s.conn.WhoAmI()
+	if err != nil {
+		return s.keeperError(err, "")
+	}
+	var b strings.Builder
+	b.WriteString("Auth scheme: User\n")
+	for _, ci := range infos {
+		fmt.Fprintf(&b, "%s: %s\n", ci.AuthScheme, ci.User)
+	}
+	s.printf("%s", b.String())
+	return nil
+}
+
+// cmdAddWatch adds a persistent or persistent recursive watch (addWatch,
+// opcode 106); its events are printed like every other watch's.
+func (s *Shell) cmdAddWatch(f *flags) error {
+	if len(f.args) != 1 {
+		return s.errorf("%s", f.usage)
+	}
+	mode := wire.AddWatchPersistentRecursive
+	if m, ok := f.values["m"]; ok {
+		switch strings.ToUpper(m) {
+		case "PERSISTENT":
+			mode = wire.AddWatchPersistent
+		case "PERSISTENT_RECURSIVE":
+		default:
+			return s.errorf("%s", f.usage)
+		}
+	}
+	path := f.args[0]
+	if err := validatePath(path); err != nil {
+		return s.errorf("%v", err)
+	}
+	if err := s.conn.AddWatch(path, mode); err != nil {
+		return s.keeperError(err, path)
+	}
+	return nil
+}
+
+// cmdRemoveWatches removes watches on path (removeWatches, opcode 18):
+// -c child, -d data, -a (default) any; -l also when the server cannot be
+// reached.
+func (s *Shell) cmdRemoveWatches(f *flags) error {
+	if len(f.args) < 1 {
+		return s.errorf("%s", f.usage)
+	}
+	wtype := wire.WatcherAny
+	switch {
+	case f.has("c"):
+		wtype = wire.WatcherChildren
+	case f.has("d"):
+		wtype = wire.WatcherData
+	}
+	path := f.args[0]
+	if err := validatePath(path); err != nil {
+		return s.errorf("%v", err)
+	}
+	if err := s.conn.RemoveWatches(path, wtype, f.has("l")); err != nil {
+		return s.keeperError(err, path)
+	}
+	return nil
 }

@@ -114,7 +114,7 @@ func (c *completer) paths(word string) []string {
 	if parent == "" {
 		parent = "/"
 	}
-	children, _, err := conn.Children(parent)
+	children, _, err := conn.Children(parent, false)
 	if err != nil {
 		return nil
 	}

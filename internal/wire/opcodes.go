@@ -105,6 +105,11 @@ const (
 	EventNodeDeleted         EventType = 2
 	EventNodeDataChanged     EventType = 3
 	EventNodeChildrenChanged EventType = 4
+	// The "watch removed" types never travel on the wire: a client makes
+	// them up when removeWatches succeeds (Watcher.Event.EventType).
+	EventDataWatchRemoved       EventType = 5
+	EventChildWatchRemoved      EventType = 6
+	EventPersistentWatchRemoved EventType = 7
 )
 
 func (t EventType) String() string {
@@ -119,6 +124,12 @@ func (t EventType) String() string {
 		return "NodeDataChanged"
 	case EventNodeChildrenChanged:
 		return "NodeChildrenChanged"
+	case EventDataWatchRemoved:
+		return "DataWatchRemoved"
+	case EventChildWatchRemoved:
+		return "ChildWatchRemoved"
+	case EventPersistentWatchRemoved:
+		return "PersistentWatchRemoved"
 	}
 	return fmt.Sprintf("EventType(%d)", int32(t))
 }
