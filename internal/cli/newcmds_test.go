@@ -149,7 +149,9 @@ func TestQuotaLimits(t *testing.T) {
 	require.Equal(t, "[]\n", sh.ok("ls /zookeeper/quota"))
 	require.Equal(t, "absolute path is /zookeeper/quota/q/a/zookeeper_limits\nquota for /q/a does not exist.\n", sh.ok("listquota /q/a"))
 	require.Equal(t, "Quota does not exist for /q/a\n", sh.ok("delquota /q/a"))
-	require.Equal(t, "", sh.ok("setquota -n 1 /q"))
+	// The server counts /q, /q/a and /q/a/b: a limit of 1 is already
+	// exceeded, which setquota warns about (as zkCli does).
+	require.Equal(t, "[Warning]: the count quota you create is less than the existing count:3\n", sh.ok("setquota -n 1 /q"))
 	require.Equal(t, "delquota [-n|-b|-N|-B] path\n", sh.fail("delquota"))
 	require.Equal(t, "listquota path\n", sh.fail("listquota"))
 }
@@ -194,23 +196,17 @@ func TestValidatePath(t *testing.T) {
 // zookeeper_stats (count of nodes in the subtree including its root,
 // bytes of their data), as Apache ZooKeeper does, and the warning setquota
 // prints when a new limit is already exceeded.
-//
-// Server side: zkd does not maintain the stats node before the quota
-// branch is merged; the test skips itself until then (the skip can be
-// removed after the merge).
 func TestQuotaStatsFromServer(t *testing.T) {
 	sh := newShell(t, startServer(t))
 	sh.ok("create /s abc")
 	sh.ok("create /s/x 12345")
 	sh.ok("create /s/y")
 	out := sh.ok("setquota -n 1 /s")
-	if sh.ok("get /zookeeper/quota/s/zookeeper_stats") == "count=0,bytes=0\n" {
-		t.Skip("server does not maintain quota stats yet (server-side quota branch not merged)")
-	}
 	require.Equal(t, "[Warning]: the count quota you create is less than the existing count:3\n", out)
-	require.Equal(t, "absolute path is /zookeeper/quota/s/zookeeper_limits\n"+
-		"Output quota for /s count=1,bytes=-1=;byteHardLimit=-1;countHardLimit=-1\n"+
-		"Output stat for /s count=3,bytes=8\n", sh.ok("listquota /s"))
+	// stdout, then stderr ("absolute path is" goes there, as in zkCli).
+	require.Equal(t, "Output quota for /s count=1,bytes=-1=;byteHardLimit=-1;countHardLimit=-1\n"+
+		"Output stat for /s count=3,bytes=8\n"+
+		"absolute path is /zookeeper/quota/s/zookeeper_limits\n", sh.ok("listquota /s"))
 	require.Equal(t, "[Warning]: the count quota you create is less than the existing count:3\n"+
 		"[Warning]: the bytes quota you create is less than the existing bytes:8\n", sh.ok("setquota -b 4 /s"))
 }
