@@ -212,7 +212,11 @@ func (l *leader) heartbeat(ctx context.Context) error {
 			return err
 		}
 		lastProposed := l.bc.LastProposed()
-		for _, h := range l.handlers {
+		// Only learners past their sync packet: a Java learner still
+		// waiting for LEADERINFO or for DIFF/SNAP/TRUNC exits on any other
+		// packet ("Got unexpected packet from leader"), which is why
+		// ZooKeeper's LearnerHandler.ping waits for sendingThreadStarted.
+		for _, h := range l.forwarding {
 			h.q.send(&zab.QuorumPacket{Type: zab.PktPing, Zxid: lastProposed})
 		}
 		ok := l.tracker.HasSyncedQuorum(l.tick)
