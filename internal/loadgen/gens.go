@@ -14,7 +14,7 @@ import (
 // patch in, so the hot path is one copy. They are shared read-only by all
 // sessions; past a memory budget frames are encoded per request instead.
 type frameSet struct {
-	frames [][]byte         // nil when over budget
+	frames [][]byte           // nil when over budget
 	build  func(k int) []byte // encodes key k's frame (xid 0)
 }
 

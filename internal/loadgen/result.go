@@ -53,9 +53,9 @@ type Result struct {
 	Znodes  int64   `json:"znodes,omitempty"` // fill
 	// Watchers and Rounds are the watch workload's; Notifications counts
 	// the notifications received in measured rounds.
-	Watchers      int   `json:"watchers,omitempty"`
-	Rounds        int   `json:"rounds,omitempty"`
-	Notifications int64 `json:"notifications,omitempty"`
+	Watchers      int    `json:"watchers,omitempty"`
+	Rounds        int    `json:"rounds,omitempty"`
+	Notifications int64  `json:"notifications,omitempty"`
 	Dir           string `json:"dir,omitempty"` // fsync
 	// DroppedSessions counts sessions that could not be opened or lost
 	// their connection; Messages says why (and notes on cleanup).

@@ -467,6 +467,11 @@ func collect(r *Result, stats []*sessionStats, from time.Time) {
 	if !last.IsZero() {
 		elapsed = last.Sub(from)
 	}
+	r.finish(h, elapsed)
+}
+
+// finish fills the measured time, the rate and the latency summary.
+func (r *Result) finish(h *histogram.Histogram, elapsed time.Duration) {
 	if elapsed > 0 {
 		r.DurationS = elapsed.Seconds()
 		r.OpsPerSec = float64(r.Ops) / elapsed.Seconds()

@@ -143,12 +143,7 @@ func runWatch(ctx context.Context, cfg *Config, r *Result) error {
 			cfg.Progress(r.Ops, time.Since(begin))
 		}
 	}
-	elapsed := time.Since(begin)
-	r.DurationS = elapsed.Seconds()
-	if elapsed > 0 {
-		r.OpsPerSec = float64(r.Ops) / elapsed.Seconds()
-	}
-	r.LatencyMs = summarize(h)
+	r.finish(h, time.Since(begin))
 	return nil
 }
 
