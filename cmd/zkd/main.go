@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), versionCmd(), txnlogCmd(), snapshotCmd(), purgeCmd(), fourlwCmd(), cliCmd())
+	root.AddCommand(serverCmd(), versionCmd(), txnlogCmd(), snapshotCmd(), purgeCmd(), fourlwCmd(), cliCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "zkd:", err)
 		os.Exit(1)

@@ -1,5 +1,5 @@
-// Package fsutil holds the one file-system primitive the persistence
-// packages (txnlog, snapshot, zab epoch files) share.
+// Package fsutil holds the file-system primitives the persistence packages
+// (txnlog, snapshot, zab epoch files) and the fsync benchmark share.
 package fsutil
 
 import (

@@ -2,6 +2,8 @@ package txnlog
 
 import (
 	"os"
+
+	"github.com/zkd/zkd/internal/fsutil"
 )
 
 // logFile is the little of *os.File that Log uses. It exists so tests can
@@ -23,7 +25,7 @@ type createFunc func(path string) (logFile, error)
 // osFile is the production logFile.
 type osFile struct{ *os.File }
 
-func (f osFile) Sync() error { return fdatasync(f.File) }
+func (f osFile) Sync() error { return fsutil.Fdatasync(f.File) }
 
 func createOS(path string) (logFile, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)

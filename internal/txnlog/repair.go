@@ -95,7 +95,7 @@ func truncateFile(path string, size int64) error {
 	}
 	err = f.Truncate(size)
 	if err == nil {
-		err = fdatasync(f)
+		err = fsutil.Fdatasync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

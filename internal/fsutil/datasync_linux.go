@@ -1,15 +1,15 @@
 //go:build linux
 
-package txnlog
+package fsutil
 
 import (
 	"os"
 	"syscall"
 )
 
-// fdatasync flushes data and the metadata needed to read it back (the
+// Fdatasync flushes data and the metadata needed to read it back (the
 // file size), skipping mtime; preallocation keeps size changes rare.
-func fdatasync(f *os.File) error {
+func Fdatasync(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
