@@ -19,6 +19,16 @@ func (s *tshell) waitOut(want string) {
 	require.Equal(s.t, want, s.out.take())
 }
 
+// okThenOut runs line, requires success and that everything it and the
+// events it causes print on stdout is want. An event may be printed before
+// the command returns or after, so the two are read together.
+func (s *tshell) okThenOut(line, want string) {
+	s.t.Helper()
+	require.NoError(s.t, s.Exec(line), "%s: stderr %q", line, s.err.String())
+	require.Equal(s.t, "", s.err.take(), line)
+	s.waitOut(want)
+}
+
 func event(typ, path string) string {
 	return "\nWATCHER::\n\nWatchedEvent state:SyncConnected type:" + typ + " path:" + path + "\n"
 }
@@ -39,8 +49,7 @@ func TestAddWatchAndRemoveWatches(t *testing.T) {
 	other.ok("create /p/c")
 	sh.waitOut(event("NodeChildrenChanged", "/p"))
 
-	require.Equal(t, "", sh.ok("removewatches /p"))
-	sh.waitOut(event("PersistentWatchRemoved", "/p"))
+	sh.okThenOut("removewatches /p", event("PersistentWatchRemoved", "/p"))
 	require.Equal(t, "KeeperErrorCode = No such watcher for /p\n", sh.fail("removewatches /p"))
 
 	// The default mode is recursive: a grandchild's change is seen.
@@ -51,16 +60,13 @@ func TestAddWatchAndRemoveWatches(t *testing.T) {
 	sh.waitOut(event("NodeDataChanged", "/p/c/d"))
 	// -d removes only data watches: the recursive watch is not one, but
 	// counts as present, so the client answers NoWatcher only from the server.
-	require.Equal(t, "", sh.ok("removewatches /p -a"))
-	sh.waitOut(event("PersistentWatchRemoved", "/p"))
+	sh.okThenOut("removewatches /p -a", event("PersistentWatchRemoved", "/p"))
 
 	// One-shot watches can be removed by type.
 	sh.ok("get -w /p")
 	sh.ok("ls -w /p")
-	require.Equal(t, "", sh.ok("removewatches /p -d"))
-	sh.waitOut(event("DataWatchRemoved", "/p"))
-	require.Equal(t, "", sh.ok("removewatches /p -c"))
-	sh.waitOut(event("ChildWatchRemoved", "/p"))
+	sh.okThenOut("removewatches /p -d", event("DataWatchRemoved", "/p"))
+	sh.okThenOut("removewatches /p -c", event("ChildWatchRemoved", "/p"))
 	other.ok("set /p 3")
 	require.Equal(t, "Sync is OK\n", sh.ok("sync /p")) // a round trip after the change
 	require.Equal(t, "", sh.out.take())
