@@ -42,7 +42,15 @@ type conn struct {
 // dial connects to addr and creates a new session. handshake is the time
 // from sending the ConnectRequest until its response arrived (the TCP
 // connect is not included).
-func dial(ctx context.Context, addr string, sessionTimeout time.Duration) (c *conn, handshake time.Duration, err error) {
+// Buffer sizes of a session's connection: large for pipelined load, small
+// for the connection storm, whose sessions only shake hands (64 KiB
+// buffers per dial made the tool's own allocation the limit there).
+const (
+	loadBufSize      = 64 << 10
+	handshakeBufSize = 4 << 10
+)
+
+func dial(ctx context.Context, addr string, sessionTimeout time.Duration, bufSize int) (c *conn, handshake time.Duration, err error) {
 	d := net.Dialer{Timeout: ioTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -51,7 +59,7 @@ func dial(ctx context.Context, addr string, sessionTimeout time.Duration) (c *co
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	c = &conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, 64<<10), bw: bufio.NewWriterSize(nc, 64<<10)}
+	c = &conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(nc, bufSize)}
 	_ = nc.SetDeadline(time.Now().Add(ioTimeout))
 	req := wire.ConnectRequest{
 		TimeOut:     int32(sessionTimeout / time.Millisecond),

@@ -40,7 +40,7 @@ func runConnect(ctx context.Context, cfg *Config, r *Result) error {
 					return
 				}
 				record := !now.Before(measureFrom)
-				c, hs, err := dial(ctx, addr, cfg.SessionTimeout)
+				c, hs, err := dial(ctx, addr, cfg.SessionTimeout, handshakeBufSize)
 				done := time.Now()
 				st.progress.Add(1)
 				if err != nil {

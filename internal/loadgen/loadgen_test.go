@@ -136,7 +136,7 @@ func TestEveryWorkloadRunsCleanlyAgainstZkd(t *testing.T) {
 
 	// What the runs created is gone, except fill's tree, which is meant to
 	// stay.
-	c, _, err := dial(context.Background(), addr, 5*time.Second)
+	c, _, err := dial(context.Background(), addr, 5*time.Second, loadBufSize)
 	require.NoError(t, err)
 	defer c.close()
 	code, body, err := c.call(wire.OpGetChildren, &wire.GetChildrenRequest{Path: base.Root})

@@ -137,7 +137,7 @@ func openSessions(ctx context.Context, cfg *Config, r *Result, n int) ([]*conn, 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], _, errs[i] = dial(ctx, cfg.Servers[i%len(cfg.Servers)], cfg.SessionTimeout)
+			conns[i], _, errs[i] = dial(ctx, cfg.Servers[i%len(cfg.Servers)], cfg.SessionTimeout, loadBufSize)
 		}()
 	}
 	wg.Wait()
