@@ -152,6 +152,14 @@ func runWatch(ctx context.Context, cfg *Config, r *Result) error {
 // through the same two WaitGroups so the round never hangs.
 func (w *watcher) watchOnce(req *wire.GetDataRequest, armed, fired *sync.WaitGroup) {
 	code, _, err := w.c.call(wire.OpGetData, req)
+	if err == nil && code == wire.ErrNoNode {
+		// The writer created the node through another member, which this
+		// one may not have applied yet: ZooKeeper promises another
+		// session's write only after a sync.
+		if _, _, err = w.c.call(wire.OpSync, &wire.SyncRequest{Path: req.Path}); err == nil {
+			code, _, err = w.c.call(wire.OpGetData, req)
+		}
+	}
 	if err == nil && code != wire.OK {
 		err = fmt.Errorf("getData: %w", code)
 	}
