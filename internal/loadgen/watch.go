@@ -63,6 +63,7 @@ func runWatch(ctx context.Context, cfg *Config, r *Result) error {
 	var ws []*watcher
 	for _, c := range conns[:len(conns)-1] {
 		if c != nil {
+			c.watchdogged = true
 			ws = append(ws, &watcher{c: c, arm: make(chan struct{}, 1)})
 		}
 	}
@@ -99,6 +100,14 @@ func runWatch(ctx context.Context, cfg *Config, r *Result) error {
 		}
 		armed.Add(len(active))
 		fired.Add(len(active))
+		// One timer per round bounds every watcher's calls and wait: it
+		// closes the connections of a round that hangs, which the watchers
+		// then report as lost.
+		watchdog := time.AfterFunc(ioTimeout, func() {
+			for _, w := range active {
+				_ = w.c.nc.Close()
+			}
+		})
 		for _, w := range active {
 			w.arm <- struct{}{}
 		}
@@ -106,6 +115,7 @@ func runWatch(ctx context.Context, cfg *Config, r *Result) error {
 		start := time.Now()
 		code, _, err := writer.call(wire.OpSetData, &wire.SetDataRequest{Path: node, Data: data, Version: -1})
 		fired.Wait()
+		watchdog.Stop()
 		if err != nil {
 			r.note(cfg.Log, "watch: writer session lost: %v", err)
 			r.Errors++
@@ -169,9 +179,7 @@ func (w *watcher) watchOnce(req *wire.GetDataRequest, armed, fired *sync.WaitGro
 		w.err = fmt.Errorf("session %v: %w", w.c.sessionID, err)
 		return
 	}
-	_ = w.c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
-	defer w.c.nc.SetReadDeadline(time.Time{})
-	for {
+	for { // bounded by the round's watchdog
 		frame, err := wire.ReadFrame(w.c.br, maxFrame, w.c.buf)
 		if err != nil {
 			w.err = fmt.Errorf("session %v waiting for its notification: %w", w.c.sessionID, err)
