@@ -251,10 +251,19 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 // lookForLeader runs one FLE round and returns its decision.
 func (p *peer) lookForLeader(ctx context.Context) *election.Decision {
-	e := election.New(p.myid, p.voters, p.s.tree.LastZxid(), p.epochs.Current, p.observer)
-	e.SetConfig(p.configText())
+	// One machine for the life of the server, as Java's FastLeaderElection:
+	// its logical clock goes on from round to round. A fresh machine per
+	// election restarted every round at 1, so a member still FOLLOWING a
+	// dead leader looked like a vote of the new round.
 	p.electMu.Lock()
-	p.elect = e
+	e := p.elect
+	if e == nil {
+		e = election.New(p.myid, p.voters, p.s.tree.LastZxid(), p.epochs.Current, p.observer)
+		e.SetConfig(p.configText())
+		p.elect = e
+	} else {
+		e.SetLog(p.s.tree.LastZxid(), p.epochs.Current)
+	}
 	out := e.Start(nowMs())
 	p.electMu.Unlock()
 	p.send(out)
@@ -267,10 +276,17 @@ func (p *peer) lookForLeader(ctx context.Context) *election.Decision {
 			return nil
 		case n := <-p.looking:
 			p.electMu.Lock()
+			e.SetReachable(p.reachableVoters())
 			out, d = e.Step(n, nowMs())
 			p.electMu.Unlock()
+			if ce := p.s.log.Check(zap.DebugLevel, "election notification"); ce != nil {
+				ce.Write(zap.Int64("from", n.From), zap.Stringer("state", n.State), zap.Int64("leader", n.Leader),
+					zap.Stringer("zxid", wire.Zxid(n.Zxid)), zap.Int64("round", n.ElectionEpoch),
+					zap.Int64s("lost", p.net.Lost()), zap.Int("sent", len(out)))
+			}
 		case <-tick.C:
 			p.electMu.Lock()
+			e.SetReachable(p.reachableVoters())
 			out, d = e.Tick(nowMs())
 			p.electMu.Unlock()
 			p.net.ConnectAll()
@@ -280,6 +296,22 @@ func (p *peer) lookForLeader(ctx context.Context) *election.Decision {
 			return d
 		}
 	}
+}
+
+// reachableVoters is every voter but those whose election connection broke
+// and has not come back (see election.SetReachable).
+func (p *peer) reachableVoters() []int64 {
+	lost := map[int64]bool{}
+	for _, sid := range p.net.Lost() {
+		lost[sid] = true
+	}
+	var out []int64
+	for _, v := range p.voters.Voters() {
+		if !lost[v] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func nowMs() int64 { return time.Now().UnixMilli() }

@@ -59,6 +59,11 @@ func (p *peer) learn(ctx context.Context, leaderID int64, start time.Time) error
 	var nc net.Conn
 	var err error
 	deadline := time.Now().Add(initWait)
+	// The leader decides at the same moment and opens its quorum port a
+	// few ms later: retry soon, then back off to ZooKeeper's 100 ms
+	// (leaderConnectDelayDuringRetryMs). A fixed 100 ms was a third of a
+	// failover.
+	retry := 5 * time.Millisecond
 	for {
 		nc, err = net.DialTimeout("tcp", addr, tick)
 		if err == nil {
@@ -67,7 +72,8 @@ func (p *peer) learn(ctx context.Context, leaderID int64, start time.Time) error
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("learner: connect to leader %d at %s: %w", leaderID, addr, err)
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		sleepCtx(ctx, retry)
+		retry = min(2*retry, 100*time.Millisecond)
 	}
 	l.q = newQconn(nc)
 	defer l.q.close()

@@ -84,6 +84,10 @@ type Election struct {
 
 	// decided is set by Step or Tick when they decide; they return it once.
 	decided *Decision
+
+	// reachable, when known (SetReachable), lists the voters this server
+	// has a live connection to. See heardAllReachable.
+	reachable map[int64]bool
 }
 
 // New returns the election machine of server self in state LOOKING, not yet
@@ -113,6 +117,46 @@ func (e *Election) SetConfig(cfg []byte) { e.config = append([]byte(nil), cfg...
 // its own vote by the next Start.
 func (e *Election) SetLog(lastZxid, currentEpoch int64) {
 	e.lastZxid, e.currentEpoch = lastZxid, currentEpoch
+}
+
+// SetReachable tells the machine which voters may still send a vote (the
+// driver's view; nil means unknown, the default): every voter but those
+// known gone, whose connection broke and has not come back. With it, a
+// server whose proposal a quorum agrees with and which has the votes of
+// every reachable voter decides at once instead of after the finalize
+// wait: a better vote could only come from a voter that is gone, which is
+// what the wait is for. Java always waits; after a leader crash that wait
+// is most of the failover time. Deciding without the gone voters is safe
+// for the same reason deciding after the wait is: the leader is the best
+// of a quorum, and any quorum holds every committed txn. A voter never
+// heard from (at startup, not up yet) must not count as gone: others may
+// hear its better vote and decide differently.
+func (e *Election) SetReachable(voters []int64) {
+	if voters == nil {
+		e.reachable = nil
+		return
+	}
+	e.reachable = make(map[int64]bool, len(voters))
+	for _, v := range voters {
+		e.reachable[v] = true
+	}
+}
+
+// heardAllReachable reports whether this round holds a vote from every
+// reachable voter (false when reachability is unknown).
+func (e *Election) heardAllReachable() bool {
+	if e.reachable == nil {
+		return false
+	}
+	for _, v := range e.q.Voters() {
+		if v == e.self || !e.reachable[v] {
+			continue
+		}
+		if _, ok := e.recv[v]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // State returns this server's state.
@@ -258,7 +302,17 @@ func (e *Election) stepLooking(n Notification, now int64) []Outgoing {
 	if e.finalizing {
 		if !beats(e.q, n.Vote, e.proposal) {
 			// Java reads and discards it, and polls again for a full
-			// finalizeWait.
+			// finalizeWait. It still tells us this voter is heard from.
+			if n.State == Looking && n.ElectionEpoch == e.logicalclock && e.q.IsVoter(n.Leader) {
+				out = append(out, e.correct(n)...)
+				e.recv[n.From] = ballot{Vote: n.Vote, state: Looking}
+				if e.heardAllReachable() {
+					v := e.proposal
+					v.ElectionEpoch = e.logicalclock
+					e.decide(v)
+					return out
+				}
+			}
 			e.finalizeAt = now + FinalizeWait
 			return out
 		}
@@ -304,16 +358,38 @@ func (e *Election) fromLooking(n Notification, now int64) []Outgoing {
 	case beats(e.q, n.Vote, e.proposal):
 		e.proposal = pvote(n.Vote)
 		out = e.broadcast()
+	default:
+		out = e.correct(n)
 	}
 	e.recv[n.From] = ballot{Vote: n.Vote, state: Looking}
 
 	mine := e.proposal
 	mine.ElectionEpoch = e.logicalclock
 	if e.tally(e.recv, ballot{Vote: mine, state: Looking}) {
+		if e.heardAllReachable() {
+			e.decide(mine)
+			return out
+		}
 		e.finalizing = true
 		e.finalizeAt = now + FinalizeWait
 	}
 	return out
+}
+
+// correct answers a voter of our round whose vote is worse than our
+// proposal with the proposal. Java answers only senders of older rounds
+// and otherwise lets the re-send timer (200 ms and more) spread the better
+// vote; after a leader crash the survivor that entered the round last has
+// often already been told the others' votes while it was still following,
+// and answered them from its old state, so that wait was most of a
+// failover. The answer is sent once per worse vote received, and a voter
+// adopts it at once, so it cannot loop.
+func (e *Election) correct(n Notification) []Outgoing {
+	if n.From == e.self || n.ElectionEpoch != e.logicalclock || !e.q.IsVoter(e.self) ||
+		!beats(e.q, e.proposal, n.Vote) {
+		return nil
+	}
+	return []Outgoing{e.reply(n.From, e.proposal, e.logicalclock)}
 }
 
 // fromDecided applies a FOLLOWING or LEADING voter's report.
@@ -348,7 +424,7 @@ func (e *Election) Tick(now int64) (out []Outgoing, d *Decision) {
 		return nil, nil
 	}
 	if e.finalizing {
-		if now >= e.finalizeAt {
+		if now >= e.finalizeAt || e.heardAllReachable() {
 			v := e.proposal
 			v.ElectionEpoch = e.logicalclock
 			e.decide(v)

@@ -109,6 +109,52 @@ func TestFinalizeWait(t *testing.T) {
 	})
 }
 
+// With the driver's view of who is reachable, a server that has a quorum
+// for its proposal and the votes of every reachable voter decides at once:
+// after a leader crash nobody else can send a better vote.
+func TestNoFinalizeWaitWhenEveryReachableVoterIsHeard(t *testing.T) {
+	q := NewQuorumMaj(1, 2, 3)
+	t.Run("the third voter unreachable: decide on the quorum's votes", func(t *testing.T) {
+		e := New(1, q, 5, 1, false)
+		e.SetReachable([]int64{2})
+		e.Start(0)
+		_, d := e.Step(notif(2, Looking, 2, 6, 1, 1), 10)
+		require.Nil(t, d)
+		_, d = e.Step(notif(1, Looking, 2, 6, 1, 1), 10) // our own, via loopback
+		require.Equal(t, &Decision{State: Following, Vote: Vote{2, 6, 1, 1}}, d, "no 200 ms wait")
+	})
+	t.Run("a reachable voter not yet heard: wait as before", func(t *testing.T) {
+		e := New(1, q, 5, 1, false)
+		e.SetReachable([]int64{2, 3})
+		e.Start(0)
+		e.Step(notif(2, Looking, 2, 6, 1, 1), 10)
+		_, d := e.Step(notif(1, Looking, 2, 6, 1, 1), 10)
+		require.Nil(t, d, "3 may still send a better vote")
+		// 3's vote is not better: it is heard, so the wait ends.
+		_, d = e.Step(notif(3, Looking, 3, 5, 1, 1), 20)
+		require.Equal(t, &Decision{State: Following, Vote: Vote{2, 6, 1, 1}}, d)
+	})
+	t.Run("reachability unknown: the finalize wait, as in Java", func(t *testing.T) {
+		e := New(1, q, 5, 1, false)
+		e.Start(0)
+		e.Step(notif(2, Looking, 2, 6, 1, 1), 10)
+		_, d := e.Step(notif(1, Looking, 2, 6, 1, 1), 10)
+		require.Nil(t, d)
+		_, d = e.Tick(10 + FinalizeWait)
+		require.NotNil(t, d)
+	})
+	t.Run("a voter that becomes unreachable during the wait ends it at the next tick", func(t *testing.T) {
+		e := New(1, q, 5, 1, false)
+		e.SetReachable([]int64{2, 3})
+		e.Start(0)
+		e.Step(notif(2, Looking, 2, 6, 1, 1), 10)
+		e.Step(notif(1, Looking, 2, 6, 1, 1), 10)
+		e.SetReachable([]int64{2})
+		_, d := e.Tick(60)
+		require.Equal(t, int64(2), d.Vote.Leader)
+	})
+}
+
 func TestRoundRules(t *testing.T) {
 	q := NewQuorumMaj(1, 2, 3)
 	t.Run("a higher round is joined, the table cleared, the better of its vote and ours proposed", func(t *testing.T) {

@@ -45,6 +45,10 @@ type simNet struct {
 	// real follower that cannot sync or a leader without a quorum does.
 	// Zero leaves decided servers decided forever.
 	zabTimeout int64
+	// reachability, when set, tells every server before each step which
+	// voters are up (SetReachable), as the real driver does with the
+	// voters whose connection has not broken.
+	reachability bool
 	// history is every decision made, in order.
 	history []decisionEvent
 	// delivered counts messages handed to servers; a run that exceeds
@@ -237,9 +241,24 @@ func (s *simNet) deliver(env envelope) {
 	if s.traceMsgs {
 		fmt.Fprintf(s.trace, "t=%d %d->%d %s %s\n", s.now, env.from, env.to, msg.State, msg.Vote)
 	}
+	s.tellReachable(n)
 	out, d := n.e.Step(msg, s.now)
 	s.send(out)
 	s.record(n, d)
+}
+
+// tellReachable gives n the voters that are up, when the sim models it.
+func (s *simNet) tellReachable(n *simNode) {
+	if !s.reachability {
+		return
+	}
+	var up []int64
+	for _, id := range s.q.Voters() {
+		if s.nodes[id].up {
+			up = append(up, id)
+		}
+	}
+	n.e.SetReachable(up)
 }
 
 func (s *simNet) record(n *simNode, d *Decision) {
@@ -278,6 +297,7 @@ func (s *simNet) runUntil(deadline int64, done func() bool) bool {
 		s.now = nextTick
 		for _, id := range s.ids {
 			if n := s.nodes[id]; n.up {
+				s.tellReachable(n)
 				out, d := n.e.Tick(s.now)
 				s.send(out)
 				s.record(n, d)

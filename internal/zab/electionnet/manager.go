@@ -99,6 +99,9 @@ type Manager struct {
 	// conns holds the one live connection per peer. Invariant: a conn is
 	// in conns only while its sender and receiver run.
 	conns map[int64]*conn
+	// lost holds the peers whose live connection ended and has not been
+	// replaced since: known gone, unlike peers never connected yet.
+	lost map[int64]bool
 	// queues outlive connections: messages wait here while a peer is
 	// unreachable.
 	queues map[int64]*sendQueue
@@ -243,6 +246,20 @@ func (m *Manager) Connected() []int64 {
 	defer m.mu.Unlock()
 	out := make([]int64, 0, len(m.conns))
 	for sid := range m.conns {
+		out = append(out, sid)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Lost returns the peers whose connection ended and has not come back,
+// ascending. A peer that was never connected is not in it: at startup it
+// may just not be up yet.
+func (m *Manager) Lost() []int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]int64, 0, len(m.lost))
+	for sid := range m.lost {
 		out = append(out, sid)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
@@ -554,6 +571,7 @@ func (m *Manager) install(sid int64, nc net.Conn, br *bufio.Reader, seq, dialID 
 	}
 	c := &conn{sid: sid, nc: nc, seq: seq, done: make(chan struct{})}
 	m.conns[sid] = c
+	delete(m.lost, sid)
 	q := m.queueLocked(sid)
 	m.wg.Add(2)
 	go m.sender(c, q)
@@ -568,6 +586,10 @@ func (m *Manager) drop(c *conn) {
 	m.mu.Lock()
 	if m.conns[c.sid] == c {
 		delete(m.conns, c.sid)
+		if m.lost == nil {
+			m.lost = map[int64]bool{}
+		}
+		m.lost[c.sid] = true
 	}
 	m.mu.Unlock()
 }
