@@ -14,14 +14,14 @@ import (
 // the owner's goroutine and written by a writer goroutine from a queue,
 // so a slow peer never blocks the commit path that enqueues to it.
 type qconn struct {
-	nc   net.Conn
-	br   *bufio.Reader
+	nc     net.Conn
+	br     *bufio.Reader
 	mu     sync.Mutex
 	out    []outItem
 	closed bool // guarded by mu: nothing more is queued
 	sig    chan struct{}
-	done chan struct{}
-	once sync.Once
+	done   chan struct{}
+	once   sync.Once
 }
 
 func newQconn(nc net.Conn) *qconn {
