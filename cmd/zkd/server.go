@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/gctune"
 	"github.com/zkd/zkd/internal/server"
 )
 
@@ -56,6 +58,11 @@ func serverCmd() *cobra.Command {
 			}
 			if cfg.ClientPort == 0 {
 				return fmt.Errorf("clientPort is not set in %s", cfgPath)
+			}
+			if cfg.GCAdaptive && gctune.Enabled() {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go gctune.Run(ctx)
 			}
 			srv, err := server.New(cfg, log)
 			if err != nil {

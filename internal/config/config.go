@@ -127,6 +127,9 @@ type Config struct {
 	// /debug/pprof/ on the AdminServer port. Off by default: profiles
 	// reveal internals and a CPU profile costs CPU while it runs.
 	AdminPprof bool
+	// GCAdaptive (zkd.gc.adaptive, default true) lets `zkd server` size the
+	// garbage collector's headroom to the live heap (internal/gctune).
+	GCAdaptive bool
 	// Servers are the server.N members, sorted by ID.
 	Servers []Server
 	// PeerType is "participant" or "observer".
@@ -192,6 +195,7 @@ func newConfig() *Config {
 		SnapCount:                DefaultSnapCount,
 		PreAllocSizeKB:           DefaultPreAllocSizeKB,
 		ForceSync:                true,
+		GCAdaptive:               true,
 		FsyncWarningThresholdMs:  DefaultFsyncWarningThresholdMs,
 		AutopurgeSnapRetainCount: DefaultAutopurgeSnapRetain,
 		StandaloneEnabled:        true,
@@ -476,6 +480,9 @@ func (c *Config) String() string {
 	}
 	if c.AdminPprof {
 		put("zkd.admin.pprof", c.AdminPprof)
+	}
+	if !c.GCAdaptive {
+		put("zkd.gc.adaptive", c.GCAdaptive)
 	}
 	put("peerType", c.PeerType)
 	put("zkd.log.level", c.LogLevel)

@@ -40,6 +40,7 @@ func TestParseDefaults(t *testing.T) {
 		FsyncWarningThresholdMs:         1000,
 		AutopurgeSnapRetainCount:        3,
 		StandaloneEnabled:               true,
+		GCAdaptive:                      true,
 		AdminEnableServer:               true,
 		AdminServerAddress:              "0.0.0.0",
 		AdminServerPort:                 8080,

@@ -78,6 +78,7 @@ var keys = map[string]keyDef{
 	"metricsProvider.httpPort":  {set: portKey(func(c *Config) *int { return &c.MetricsHTTPPort })},
 	"zkd.metrics.enabled":       {set: boolKey(func(c *Config) *bool { return &c.MetricsEnabled })},
 	"zkd.admin.pprof":           {set: boolKey(func(c *Config) *bool { return &c.AdminPprof })},
+	"zkd.gc.adaptive":           {set: boolKey(func(c *Config) *bool { return &c.GCAdaptive })},
 
 	"4lw.commands.whitelist": {sysprop: true, set: func(c *Config, v string) error {
 		c.FourLetterWhitelist = parseWhitelist(v)

@@ -158,11 +158,13 @@ func (l *learner) do(a zab.LearnerAction, newEpoch int64) error {
 	s := l.s
 	switch a.Kind {
 	case zab.ActTruncate:
+		s.treeSuspect = true
 		if err := l.resetLog(a.Zxid); err != nil {
 			return err
 		}
 		return s.reload()
 	case zab.ActLoadSnapshot:
+		s.treeSuspect = true // until the snapshot is in and the log cut to it
 		s.tree.Reset()
 		sessions, err := snapshot.ReadStream(l.q.br, s.tree, s.maxNested())
 		if err != nil {
@@ -175,7 +177,11 @@ func (l *learner) do(a zab.LearnerAction, newEpoch int64) error {
 		}
 		// Txns this server logged beyond the leader's snapshot belong to a
 		// history the ensemble dropped.
-		return l.resetLog(a.Zxid)
+		if err := l.resetLog(a.Zxid); err != nil {
+			return err
+		}
+		s.treeSuspect = false
+		return nil
 	case zab.ActApply:
 		for _, t := range a.Txns {
 			e, err := wire.DecodeTxnEntry(t.Data, s.maxNested())

@@ -62,6 +62,10 @@ type Server struct {
 	// gave (no role has run since): an ensemble member need not rebuild it
 	// before its first election. Only the peer loop reads it after start.
 	treeFromDisk bool
+	// treeSuspect is set while the tree may not be a prefix of the log
+	// (a SNAP being loaded, a TRUNC): the next reload rebuilds it from
+	// disk instead of fast-forwarding it. Peer loop and learner only.
+	treeSuspect bool
 
 	ln       net.Listener
 	started  time.Time

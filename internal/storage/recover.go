@@ -196,3 +196,46 @@ func removeStaleTemps(dir string, lg *zap.Logger) {
 		}
 	}
 }
+
+// FastForward applies to tree the logged txns after its last zxid, as
+// ZooKeeper's ZKDatabase.fastForwardDataBase does when a server leaves a
+// role: the tree already holds everything up to its last zxid (the
+// committed txns), the log may hold more (proposals logged but never
+// committed), and the next election must vote with all of them. It costs
+// the tail of the log, not a rebuild of the tree from the snapshot. Each
+// applied txn is also passed to onTxn (nil: none), for session
+// bookkeeping. The txns must continue the tree's zxid without a gap;
+// otherwise FastForward fails and the caller rebuilds from disk.
+func FastForward(logDir string, tree *datatree.Tree, max int, onTxn func(*wire.TxnHeader, wire.Record)) (int, error) {
+	from := tree.LastZxid()
+	it, err := txnlog.NewIterator(logDir, from+1, max)
+	if err != nil {
+		return 0, fmt.Errorf("storage: open logs: %w", err)
+	}
+	defer it.Close()
+	prev, n := from, 0
+	for {
+		e, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("storage: fast-forward after zxid %s: %w", wire.Zxid(prev), err)
+		}
+		z := e.Header.Zxid
+		if z <= prev {
+			continue // the file holding from+1 starts earlier
+		}
+		if !follows(prev, z) {
+			return n, fmt.Errorf("%w: after zxid %s the next logged txn is %s", ErrGap, wire.Zxid(prev), wire.Zxid(z))
+		}
+		tree.Replay(&e.Header, e.Txn)
+		if onTxn != nil {
+			onTxn(&e.Header, e.Txn)
+		}
+		prev = z
+		n++
+	}
+	tree.SetLastZxid(prev)
+	return n, nil
+}

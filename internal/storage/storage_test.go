@@ -116,6 +116,67 @@ func TestRecoverDetectsAGap(t *testing.T) {
 	require.ErrorIs(t, err, ErrGap)
 }
 
+// FastForward applies only the logged tail beyond the tree's last zxid and
+// reports the session txns it applied; the result equals a full recovery.
+func TestFastForwardAppliesTheLoggedTail(t *testing.T) {
+	dir := t.TempDir()
+	tree := datatree.New(nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 1000}, tree, func() []snapshot.Session { return nil }, nil)
+	require.NoError(t, err)
+	_, err = st.Snapshot()
+	require.NoError(t, err)
+	txns := []*wire.TxnEntry{
+		{Header: wire.TxnHeader{ClientID: 7, Zxid: 1, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 5000}},
+		{Header: wire.TxnHeader{ClientID: 7, Zxid: 2, Type: wire.OpCreate}, Txn: &wire.CreateTxn{Path: "/a", Data: []byte("1"), ACL: wire.OpenACLUnsafe, ParentCVersion: 2}},
+		{Header: wire.TxnHeader{ClientID: 7, Zxid: 3, Type: wire.OpSetData}, Txn: &wire.SetDataTxn{Path: "/a", Data: []byte("2"), Version: 1}},
+		{Header: wire.TxnHeader{ClientID: 8, Zxid: 4, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 6000}},
+	}
+	require.NoError(t, st.Append(txns...))
+	require.NoError(t, st.Sync())
+	require.NoError(t, st.Close())
+	// The live tree applied the first two (committed); the rest was only logged.
+	for _, e := range txns[:2] {
+		tree.Apply(&e.Header, e.Txn)
+	}
+
+	var sessions []int64
+	n, err := FastForward(dir, tree, 0, func(h *wire.TxnHeader, _ wire.Record) {
+		if h.Type == wire.OpCreateSession {
+			sessions = append(sessions, h.ClientID)
+		}
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, []int64{8}, sessions)
+	require.Equal(t, int64(4), tree.LastZxid())
+	data, _, err := tree.GetData("/a", nil)
+	require.NoError(t, err)
+	require.Equal(t, []byte("2"), data)
+
+	rec, err := Recover(dir, dir, 0, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, snapshot.TreeDigest(rec.Tree), snapshot.TreeDigest(tree))
+
+	// Nothing more logged: nothing to do.
+	n, err = FastForward(dir, tree, 0, nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// A log that does not continue the tree's zxid is a gap: the caller must
+// rebuild from disk.
+func TestFastForwardRefusesAGap(t *testing.T) {
+	dir := t.TempDir()
+	tree := datatree.New(nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir}, tree, func() []snapshot.Session { return nil }, nil)
+	require.NoError(t, err)
+	require.NoError(t, st.Append(&wire.TxnEntry{Header: wire.TxnHeader{Zxid: 5, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 1}}))
+	require.NoError(t, st.Sync())
+	require.NoError(t, st.Close())
+	_, err = FastForward(dir, tree, 0, nil)
+	require.ErrorIs(t, err, ErrGap)
+}
+
 func TestFollows(t *testing.T) {
 	for _, tc := range []struct {
 		a, b int64
