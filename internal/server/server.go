@@ -164,14 +164,21 @@ func (s *Server) openStorage(now int64) error {
 	}
 	st := s.store
 	s.treeFromDisk = true
-	if rec.SnapshotZxid < 0 || rec.Replayed > 0 || len(rec.DroppedEphemerals) > 0 {
-		// Like ZooKeeper, take a fresh snapshot of what was recovered, so
-		// the next start replays nothing. Unlike ZooKeeper, not before
-		// serving: with a large tree that would add its whole write time
-		// to the start. Until it is written, the older snapshot and the
-		// logs still hold everything (a crash replays them again; the
-		// ephemerals dropped above are dropped again the same way).
+	switch {
+	case rec.SnapshotZxid < 0 || len(rec.DroppedEphemerals) > 0:
+		// No snapshot yet, or a change (dropped ephemerals) that no log
+		// holds: snapshot now, but in the background, not before serving
+		// as ZooKeeper does (with a large tree that is its whole write
+		// time added to the start). Until it is written the older snapshot
+		// and the logs cover everything: a crash drops the same ephemerals
+		// again.
 		st.SnapshotInBackground()
+	case rec.Replayed > 0:
+		// The replayed txns count towards snapCount like new ones: the
+		// next snapshot comes when the log since the last one is long,
+		// not at every start, where writing a large tree competes with
+		// loading it (and, in an ensemble, with the other members).
+		st.NoteReplayed(rec.Replayed)
 	}
 	return nil
 }

@@ -131,6 +131,12 @@ func (s *Store) AfterSync() {
 	}()
 }
 
+// NoteReplayed counts n txns that recovery replayed from the log onto the
+// last snapshot as logged since it: the usual snapCount policy then takes
+// the next snapshot when the log since the last one is long enough,
+// whether its txns came before the restart or after.
+func (s *Store) NoteReplayed(n int) { s.sinceSnap += n }
+
 // SnapshotInBackground starts writing a snapshot and returns; one
 // already running makes it a no-op. Close waits for it. A failure is
 // logged: the previous snapshot and the logs still cover everything.
