@@ -59,14 +59,15 @@ func serverCmd() *cobra.Command {
 			if cfg.ClientPort == 0 {
 				return fmt.Errorf("clientPort is not set in %s", cfgPath)
 			}
-			if cfg.GCAdaptive && gctune.Enabled() {
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				go gctune.Run(ctx)
-			}
 			srv, err := server.New(cfg, log)
 			if err != nil {
 				return err
+			}
+			if cfg.GCAdaptive && gctune.Enabled() {
+				// After New: recovery runs with the collector suspended.
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go gctune.Run(ctx)
 			}
 			if err := srv.Start(); err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -45,21 +46,68 @@ func Enabled() bool {
 	return !set
 }
 
+// Suspension: loading a tree from a snapshot allocates little besides the
+// tree itself, so collecting while it loads is work for nothing, and with
+// a small headroom it was a third of a restart. Suspend turns the
+// collector off until every Suspend has been resumed; overlapping callers
+// (several servers in one test process) are counted, so the first saves
+// GOGC and the last puts it back. Run leaves GOGC alone meanwhile.
+var (
+	suspendMu    sync.Mutex
+	suspended    int
+	suspendSaved int
+)
+
+// Suspend stops garbage collection until the returned func is called
+// (once). GOMEMLIMIT, if set, still applies.
+func Suspend() (resume func()) {
+	suspendMu.Lock()
+	if suspended == 0 {
+		suspendSaved = debug.SetGCPercent(-1)
+	}
+	suspended++
+	suspendMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			suspendMu.Lock()
+			suspended--
+			if suspended == 0 {
+				debug.SetGCPercent(suspendSaved)
+			}
+			suspendMu.Unlock()
+		})
+	}
+}
+
+// setPercent sets GOGC unless a Suspend is active; it reports whether it
+// did.
+func setPercent(p int) bool {
+	suspendMu.Lock()
+	defer suspendMu.Unlock()
+	if suspended > 0 {
+		return false
+	}
+	debug.SetGCPercent(p)
+	return true
+}
+
 // Run adjusts GOGC until ctx ends, then restores the value it found. It
 // blocks; run it in its own goroutine.
 func Run(ctx context.Context) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	suspendMu.Lock()
 	orig := debug.SetGCPercent(-1)
 	debug.SetGCPercent(orig)
-	defer debug.SetGCPercent(orig)
+	suspendMu.Unlock()
+	defer setPercent(orig)
 	current := orig
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		metrics.Read(sample)
 		if sample[0].Value.Kind() == metrics.KindUint64 {
-			if p := Percent(sample[0].Value.Uint64()); p != current {
-				debug.SetGCPercent(p)
+			if p := Percent(sample[0].Value.Uint64()); p != current && setPercent(p) {
 				current = p
 			}
 		}

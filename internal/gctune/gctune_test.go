@@ -42,3 +42,19 @@ func TestRunRestoresGOGC(t *testing.T) {
 	<-done
 	require.Equal(t, 100, debug.SetGCPercent(100))
 }
+
+// Overlapping suspensions keep the collector off until the last ends, and
+// then restore GOGC.
+func TestSuspendNests(t *testing.T) {
+	old := debug.SetGCPercent(70)
+	defer debug.SetGCPercent(old)
+	r1 := Suspend()
+	r2 := Suspend()
+	require.Equal(t, -1, debug.SetGCPercent(-1))
+	r1()
+	r1() // a second call is a no-op
+	require.Equal(t, -1, debug.SetGCPercent(-1))
+	require.False(t, setPercent(50), "the tuner waits while suspended")
+	r2()
+	require.Equal(t, 70, debug.SetGCPercent(70))
+}

@@ -265,23 +265,35 @@ func (l *leader) loadHistory() []histEntry {
 		return nil
 	}
 	defer it.Close()
-	var out []histEntry
+	// Only the last commitLogCount entries are kept, so only they are
+	// decoded: the log since the snapshot may hold a hundred thousand.
+	type rawTxn struct {
+		zxid int64
+		body []byte
+	}
+	ring := make([]rawTxn, 0, commitLogCount)
+	next := 0
 	last := l.s.tree.LastZxid()
 	for {
-		e, err := it.Next()
-		if err != nil {
+		z, body, err := it.NextRaw()
+		if err != nil || z > last {
 			break
 		}
-		if e.Header.Zxid > last {
-			break
-		}
-		out = append(out, histEntry{zxid: e.Header.Zxid, data: wire.AppendTxnEntry(nil, e)})
-		if len(out) > 2*commitLogCount {
-			out = append(out[:0], out[len(out)-commitLogCount:]...)
+		if len(ring) < commitLogCount {
+			ring = append(ring, rawTxn{z, body})
+		} else {
+			ring[next] = rawTxn{z, body}
+			next = (next + 1) % commitLogCount
 		}
 	}
-	if len(out) > commitLogCount {
-		out = out[len(out)-commitLogCount:]
+	out := make([]histEntry, 0, len(ring))
+	for i := range ring {
+		r := ring[(next+i)%len(ring)]
+		e, err := wire.DecodeTxnEntry(r.body, l.s.maxNested())
+		if err != nil {
+			return nil
+		}
+		out = append(out, histEntry{zxid: r.zxid, data: wire.AppendTxnEntry(nil, e)})
 	}
 	return out
 }

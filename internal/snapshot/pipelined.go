@@ -14,6 +14,7 @@ type pipelined struct {
 	inner   handler
 	batch   []nodeRecord
 	batches chan []nodeRecord
+	free    chan []nodeRecord // batches handed back for reuse
 	done    chan *CorruptError
 }
 
@@ -39,6 +40,7 @@ func newPipelined(inner handler) *pipelined {
 func (p *pipelined) send(b []nodeRecord) {
 	if p.batches == nil {
 		p.batches = make(chan []nodeRecord, 8)
+		p.free = make(chan []nodeRecord, 10)
 		p.done = make(chan *CorruptError, 1)
 		go p.consume()
 	}
@@ -52,7 +54,12 @@ func (p *pipelined) node(at int64, path string, data []byte, aclID int64, stat w
 	p.batch = append(p.batch, nodeRecord{at, path, data, aclID, stat})
 	if len(p.batch) == cap(p.batch) {
 		p.send(p.batch)
-		p.batch = make([]nodeRecord, 0, pipelineBatch)
+		select {
+		case b := <-p.free:
+			p.batch = b
+		default:
+			p.batch = make([]nodeRecord, 0, pipelineBatch)
+		}
 	}
 	return nil // errors surface in finish, with their offsets
 }
@@ -77,15 +84,20 @@ func (p *pipelined) finish() *CorruptError {
 func (p *pipelined) consume() {
 	var first *CorruptError
 	for b := range p.batches {
-		if first != nil {
-			continue
-		}
-		for i := range b {
-			r := &b[i]
-			if err := p.inner.node(r.at, r.path, r.data, r.aclID, r.stat); err != nil {
-				first = &CorruptError{Offset: r.at, Reason: err.Error()}
-				break
+		if first == nil {
+			for i := range b {
+				r := &b[i]
+				if err := p.inner.node(r.at, r.path, r.data, r.aclID, r.stat); err != nil {
+					first = &CorruptError{Offset: r.at, Reason: err.Error()}
+					break
+				}
 			}
+		}
+		// Hand the batch back: a load then allocates little but the tree.
+		clear(b)
+		select {
+		case p.free <- b[:0]:
+		default:
 		}
 	}
 	p.done <- first

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkd/zkd/internal/datatree"
+	"github.com/zkd/zkd/internal/gctune"
 	"github.com/zkd/zkd/internal/snapshot"
 	"github.com/zkd/zkd/internal/txnlog"
 	"github.com/zkd/zkd/internal/watch"
@@ -53,6 +54,9 @@ func Recover(snapDir, logDir string, max int, w *watch.Manager, lg *zap.Logger) 
 	if lg == nil {
 		lg = zap.NewNop()
 	}
+	// What recovery allocates is almost all tree, kept: collecting while
+	// it loads only slows the load (gctune.Suspend).
+	defer gctune.Suspend()()
 	rec := &Recovered{Sessions: map[int64]int32{}, SnapshotZxid: -1}
 	torn, err := txnlog.RepairTornTail(logDir, lg)
 	if err != nil {

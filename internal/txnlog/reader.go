@@ -241,14 +241,44 @@ func (it *Iterator) Next() (*wire.TxnEntry, error) {
 }
 
 func (it *Iterator) next() (*wire.TxnEntry, error) {
+	raw, err := it.nextRaw()
+	if err != nil {
+		return nil, err
+	}
+	ent, derr := wire.DecodeTxnEntry(raw.body, it.max)
+	if derr != nil {
+		return nil, it.cur.corrupt(raw.start, fmt.Sprintf("undecodable txn %v", wire.Zxid(raw.zxid)), derr)
+	}
+	return ent, nil
+}
+
+// NextRaw is Next without decoding: the zxid and the entry's bytes
+// (TxnHeader, record and, in logs ZooKeeper wrote, a digest), checksum
+// verified. The bytes are the caller's. For a reader that keeps only a
+// few of many entries (the leader's DIFF history) decoding the rest is
+// wasted.
+func (it *Iterator) NextRaw() (int64, []byte, error) {
+	if it.err != nil {
+		return 0, nil, it.err
+	}
+	raw, err := it.nextRaw()
+	if err != nil {
+		it.err = err
+		it.Close()
+		return 0, nil, err
+	}
+	return raw.zxid, raw.body, nil
+}
+
+func (it *Iterator) nextRaw() (rawEntry, error) {
 	for {
 		if it.cur == nil {
 			if it.idx >= len(it.files) {
-				return nil, io.EOF
+				return rawEntry{}, io.EOF
 			}
 			r, err := openReader(it.files[it.idx].Path, it.max)
 			if err != nil {
-				return nil, err
+				return rawEntry{}, err
 			}
 			it.cur = r
 		}
@@ -257,11 +287,7 @@ func (it *Iterator) next() (*wire.TxnEntry, error) {
 			if raw.zxid < it.from {
 				continue
 			}
-			ent, derr := wire.DecodeTxnEntry(raw.body, it.max)
-			if derr != nil {
-				return nil, it.cur.corrupt(raw.start, fmt.Sprintf("undecodable txn %v", wire.Zxid(raw.zxid)), derr)
-			}
-			return ent, nil
+			return raw, nil
 		}
 		var torn *tornError
 		switch {
@@ -271,7 +297,7 @@ func (it *Iterator) next() (*wire.TxnEntry, error) {
 		case errors.As(err, &torn):
 			it.earlier = append(it.earlier, Torn{File: it.cur.path, Offset: torn.off, Reason: torn.reason})
 		default:
-			return nil, err
+			return rawEntry{}, err
 		}
 		it.cur.close()
 		it.cur = nil
