@@ -3,13 +3,17 @@ package durability
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zkd/zkd/internal/wire"
+	"github.com/zkd/zkd/test/harness"
 )
 
 // written is a node a test created, with the zxid of its create.
@@ -230,16 +234,22 @@ func TestFlippedByteInTheLogStopsStartup(t *testing.T) {
 
 func TestTruncatedSnapshotFallsBackOrStops(t *testing.T) {
 	// Two starts with writes: snapshot.0 from the first start, snapshot.X
-	// from the second (written after replaying the first run's log), and
-	// log.1 (1..X) and log.X+1 (X+1..).
+	// from the second (taken through the AdminServer right after replaying
+	// the first run's log: zkd does not snapshot after an ordinary
+	// replay), and log.1 (1..X) and log.X+1 (X+1..).
 	setup := func(t *testing.T) (*node, []written, []string, []string) {
-		n := newNode(t, "")
+		adminPort, err := harness.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := newNode(t, fmt.Sprintf("admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d", adminPort))
 		n.start()
 		c := n.dial()
 		nodes := createMany(t, c, "/s", 0, 20)
 		c.close()
 		n.stop()
 		n.start()
+		adminSnapshot(t, adminPort)
 		c = n.dial()
 		nodes = append(nodes, createMany(t, c, "/s", 20, 20)...)
 		c.close()
@@ -312,4 +322,25 @@ func TestTruncatedSnapshotFallsBackOrStops(t *testing.T) {
 			t.Errorf("the error does not name %s and offset %d:\n%s", filepath.Base(snaps[1]), size, out)
 		}
 	})
+}
+
+// adminSnapshot has the server take a snapshot now (/commands/snapshot).
+func adminSnapshot(t *testing.T, port int) {
+	t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/commands/snapshot", port)
+	var lastErr error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(url)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"error": null`) {
+			t.Fatalf("%s: %d %s", url, resp.StatusCode, body)
+		}
+		return
+	}
+	t.Fatalf("%s: %v", url, lastErr)
 }
