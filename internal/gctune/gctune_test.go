@@ -20,10 +20,9 @@ func TestPercent(t *testing.T) {
 		{1 * mib, 400},   // 64 MiB headroom over 1 MiB: capped
 		{16 * mib, 400},  // exactly 4x
 		{64 * mib, 100},  // the Go default
-		{128 * mib, 50},  // 64 MiB headroom
-		{256 * mib, 25},  // a quarter
-		{1024 * mib, 25}, // a quarter, the floor
 		{100 * mib, 64},  // 64/100
+		{128 * mib, 50},  // half, the floor
+		{1024 * mib, 50}, // half
 	} {
 		require.Equal(t, tc.want, Percent(tc.live), "live %d MiB", tc.live/mib)
 	}

@@ -70,6 +70,9 @@ func (q *qconn) enqueue(it outItem) {
 
 func (q *qconn) writeLoop() {
 	var bufs net.Buffers
+	// Two queues swap roles, so appending to the live one reuses the
+	// other's array instead of growing a new one every wakeup.
+	var spare []outItem
 	for {
 		select {
 		case <-q.sig:
@@ -78,12 +81,14 @@ func (q *qconn) writeLoop() {
 		}
 		q.mu.Lock()
 		items := q.out
-		q.out = nil
+		q.out = spare[:0]
 		q.mu.Unlock()
 		if err := q.write(items, &bufs); err != nil {
 			q.close()
 			return
 		}
+		clear(items) // drop the packets' bytes
+		spare = items
 	}
 }
 

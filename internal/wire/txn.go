@@ -385,6 +385,10 @@ func DecodeTxnEntry(entry []byte, max int) (*TxnEntry, error) {
 // AppendTxnEntry appends the encoding of a log entry (header, record,
 // optional digest) to dst.
 func AppendTxnEntry(dst []byte, ent *TxnEntry) []byte {
+	if dst == nil {
+		// Room for the header and a typical small txn in one allocation.
+		dst = make([]byte, 0, 256)
+	}
 	e := Encoder{B: dst}
 	ent.Header.Encode(&e)
 	if ent.Txn != nil {

@@ -283,6 +283,11 @@ func WritePacket(w *bufio.Writer, p *QuorumPacket) error {
 
 // AppendPacket appends p's encoding to dst.
 func AppendPacket(dst []byte, p *QuorumPacket) []byte {
+	if dst == nil {
+		// One allocation of the right size instead of a few doublings:
+		// a leader encodes a packet per proposal, commit and learner.
+		dst = make([]byte, 0, 20+len(p.Data)+16*len(p.AuthInfo))
+	}
 	e := wire.Encoder{B: dst}
 	p.Encode(&e)
 	return e.B
