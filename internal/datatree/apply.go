@@ -178,7 +178,21 @@ func (t *Tree) delete(path string, zxid int64) wire.Code {
 	parentPath, name := ParentAndName(path)
 	parent := t.nodes.get(parentPath)
 	n := t.nodes.get(path)
-	if parent == nil || n == nil {
+	if parent == nil {
+		return wire.ErrNoNode
+	}
+	if n == nil {
+		// Replaying a log over a fuzzy snapshot can meet a delete (or a
+		// closeSession's ephemeral) whose node the snapshot already lacks
+		// while its parent was written before the delete: the parent's
+		// pzxid still moves up to the txn's, as ZooKeeper's
+		// DataTree.deleteNode does (ZOOKEEPER-3125), so a recovered tree
+		// equals the one that was served.
+		parent.mu.Lock()
+		if !parent.deleted && zxid > parent.stat.Pzxid {
+			parent.stat.Pzxid = zxid
+		}
+		parent.mu.Unlock()
 		return wire.ErrNoNode
 	}
 	parent.mu.Lock()

@@ -406,11 +406,19 @@ func TestApplyDelete(t *testing.T) {
 			},
 		},
 		{
-			name:      "delete of a missing node is NoNode and changes nothing",
-			hdr:       hdrFor(wire.OpDelete, 10, sessA),
-			rec:       &wire.DeleteTxn{Path: "/nope"},
-			want:      Result{Type: wire.OpDelete, Err: wire.ErrNoNode},
-			unchanged: true,
+			// Only replay meets this (prepare refuses it): the parent's
+			// pzxid still moves up, as in ZooKeeper's deleteNode.
+			name: "delete of a missing node is NoNode and only raises the parent's pzxid",
+			hdr:  hdrFor(wire.OpDelete, 10, sessA),
+			rec:  &wire.DeleteTxn{Path: "/nope"},
+			want: Result{Type: wire.OpDelete, Err: wire.ErrNoNode},
+			check: func(t *testing.T, tr *Tree) {
+				info, ok := tr.Info("/")
+				require.True(t, ok)
+				require.Equal(t, int64(10), info.Stat.Pzxid)
+				_, ok = tr.Info("/nope")
+				require.False(t, ok)
+			},
 		},
 		{
 			name:      "delete under a missing parent is NoNode and changes nothing",
@@ -1085,4 +1093,20 @@ func TestParentAndName(t *testing.T) {
 			require.Equal(t, tc.name, n)
 		})
 	}
+}
+
+// A delete replayed over a fuzzy snapshot that already lacks the node
+// still raises the parent's pzxid (ZooKeeper's deleteNode, ZOOKEEPER-3125).
+func TestReplayedDeleteOfAMissingNodeRaisesParentPzxid(t *testing.T) {
+	tr := New(nil)
+	mustCreate(t, tr, 1, "/p", "x")
+	res := tr.Apply(&wire.TxnHeader{Zxid: 9, Type: wire.OpDelete}, &wire.DeleteTxn{Path: "/p/gone"})
+	require.Equal(t, wire.ErrNoNode, res.Err)
+	info, ok := tr.Info("/p")
+	require.True(t, ok)
+	require.Equal(t, int64(9), info.Stat.Pzxid)
+	// Never lowered.
+	tr.Apply(&wire.TxnHeader{Zxid: 5, Type: wire.OpDelete}, &wire.DeleteTxn{Path: "/p/gone"})
+	info, _ = tr.Info("/p")
+	require.Equal(t, int64(9), info.Stat.Pzxid)
 }

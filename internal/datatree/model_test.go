@@ -118,7 +118,14 @@ func (m *model) create(hdr *wire.TxnHeader, path string, data []byte, acl []wire
 
 func (m *model) delete(path string, zxid int64) wire.Code {
 	pp, name := modelParent(path)
-	if m.nodes[path] == nil || m.nodes[pp] == nil {
+	if m.nodes[pp] == nil {
+		return wire.ErrNoNode
+	}
+	if m.nodes[path] == nil {
+		// ZooKeeper's deleteNode: the parent's pzxid still moves up.
+		if p := m.nodes[pp]; zxid > p.stat.Pzxid {
+			p.stat.Pzxid = zxid
+		}
 		return wire.ErrNoNode
 	}
 	delete(m.nodes, path)
