@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -14,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/zkd/zkd/internal/config"
-	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/server/servertest"
 	"github.com/zkd/zkd/test/harness"
 )
 
@@ -213,24 +209,8 @@ func runZkdCli(addr, line string) shellResult {
 // startInProcess runs an in-process zkd server on loopback.
 func startInProcess(t *testing.T) string {
 	t.Helper()
-	lines := []string{"tickTime=200", "dataDir=" + t.TempDir(), "clientPort=1", "admin.enableServer=false"}
-	cfg, err := config.Parse(strings.NewReader(strings.Join(lines, "\n")+"\n"), "zoo.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
+	addr, _ := servertest.Start(t, "tickTime=200")
+	return addr
 }
 
 // TestCliMatchesZkCli runs the same command sequence through zkCli.sh and

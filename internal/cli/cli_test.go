@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -11,32 +10,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 
-	"github.com/zkd/zkd/internal/config"
-	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/server/servertest"
 )
 
 // startServer runs an in-process zkd on a loopback port and returns its
 // address.
 func startServer(t *testing.T) string {
 	t.Helper()
-	lines := []string{
-		"tickTime=100",
-		"dataDir=" + t.TempDir(),
-		"clientPort=1",
-		"admin.enableServer=false",
-		"extendedTypesEnabled=true",
-	}
-	cfg, err := config.Parse(strings.NewReader(strings.Join(lines, "\n")+"\n"), "zoo.cfg")
-	require.NoError(t, err)
-	srv, err := server.New(cfg, zap.NewNop())
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	require.NoError(t, srv.Serve(ln))
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
+	addr, _ := servertest.Start(t, "extendedTypesEnabled=true")
+	return addr
 }
 
 // syncBuf is a goroutine-safe buffer (watch events are printed

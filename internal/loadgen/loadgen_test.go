@@ -3,17 +3,14 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
-	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/server/servertest"
 	"github.com/zkd/zkd/internal/wire"
 )
 
@@ -22,17 +19,7 @@ import (
 // session per watcher).
 func startServer(t *testing.T) (string, *server.Server) {
 	t.Helper()
-	lines := []string{"tickTime=100", "dataDir=" + t.TempDir(), "clientPort=1",
-		"maxClientCnxns=0", "admin.enableServer=false"}
-	cfg, err := config.Parse(strings.NewReader(strings.Join(lines, "\n")+"\n"), "zoo.cfg")
-	require.NoError(t, err)
-	srv, err := server.New(cfg, zap.NewNop())
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	require.NoError(t, srv.Serve(ln))
-	t.Cleanup(srv.Stop) // Stop is idempotent: a test may stop it earlier
-	return ln.Addr().String(), srv
+	return servertest.Start(t, "maxClientCnxns=0")
 }
 
 // verifyNoLeaks checks, after everything else the test registered has been

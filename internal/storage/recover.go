@@ -103,31 +103,22 @@ func Recover(snapDir, logDir string, max int, w *watch.Manager, lg *zap.Logger) 
 		return nil, fmt.Errorf("storage: open logs: %w", err)
 	}
 	defer it.Close()
-	prev := from
-	for {
-		e, err := it.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("storage: replay after zxid %s: %w", wire.Zxid(prev), err)
-		}
-		z := e.Header.Zxid
-		if !follows(prev, z) && !(rec.Replayed == 0 && loaded == nil) {
-			return nil, fmt.Errorf("%w: after zxid %s the next logged txn is %s (snapshot %s)%s",
-				ErrGap, wire.Zxid(prev), wire.Zxid(z), snapName(loaded), skippedText(rec.Skipped))
-		}
-		rec.Tree.Replay(&e.Header, e.Txn)
-		switch e.Header.Type {
+	prev, n, err := replay(it, rec.Tree, from, loaded == nil, func(h *wire.TxnHeader, txn wire.Record) {
+		switch h.Type {
 		case wire.OpCreateSession:
-			if t, ok := e.Txn.(*wire.CreateSessionTxn); ok {
-				rec.Sessions[e.Header.ClientID] = t.TimeOut
+			if t, ok := txn.(*wire.CreateSessionTxn); ok {
+				rec.Sessions[h.ClientID] = t.TimeOut
 			}
 		case wire.OpCloseSession:
-			delete(rec.Sessions, e.Header.ClientID)
+			delete(rec.Sessions, h.ClientID)
 		}
-		prev = z
-		rec.Replayed++
+	})
+	rec.Replayed = n
+	if errors.Is(err, ErrGap) {
+		return nil, fmt.Errorf("%w (snapshot %s)%s", err, snapName(loaded), skippedText(rec.Skipped))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: replay %w", err)
 	}
 	for _, t := range it.EarlierTornTails() {
 		// The zxid continuity check above proved nothing is missing.
@@ -150,6 +141,35 @@ func Recover(snapDir, logDir string, max int, w *watch.Manager, lg *zap.Logger) 
 		zap.Int("nodes", rec.Tree.NodeCount()),
 		zap.Duration("took", rec.Took))
 	return rec, nil
+}
+
+// replay applies the txns of it to tree, starting after zxid prev: each
+// must continue the zxid sequence (the first may jump when firstMayJump:
+// logs without a snapshot before them), else the error wraps ErrGap.
+// onTxn, if not nil, sees every applied txn. It returns the last zxid
+// applied (prev if none) and how many were.
+func replay(it *txnlog.Iterator, tree *datatree.Tree, prev int64, firstMayJump bool,
+	onTxn func(*wire.TxnHeader, wire.Record)) (int64, int, error) {
+	n := 0
+	for {
+		e, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			return prev, n, nil
+		}
+		if err != nil {
+			return prev, n, fmt.Errorf("after zxid %s: %w", wire.Zxid(prev), err)
+		}
+		z := e.Header.Zxid
+		if !follows(prev, z) && !(n == 0 && firstMayJump) {
+			return prev, n, fmt.Errorf("%w: after zxid %s the next logged txn is %s", ErrGap, wire.Zxid(prev), wire.Zxid(z))
+		}
+		tree.Replay(&e.Header, e.Txn)
+		if onTxn != nil {
+			onTxn(&e.Header, e.Txn)
+		}
+		prev = z
+		n++
+	}
 }
 
 // follows reports whether zxid b may come right after a: the next counter
@@ -217,28 +237,12 @@ func FastForward(logDir string, tree *datatree.Tree, max int, onTxn func(*wire.T
 		return 0, fmt.Errorf("storage: open logs: %w", err)
 	}
 	defer it.Close()
-	prev, n := from, 0
-	for {
-		e, err := it.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return n, fmt.Errorf("storage: fast-forward after zxid %s: %w", wire.Zxid(prev), err)
-		}
-		z := e.Header.Zxid
-		if z <= prev {
-			continue // the file holding from+1 starts earlier
-		}
-		if !follows(prev, z) {
-			return n, fmt.Errorf("%w: after zxid %s the next logged txn is %s", ErrGap, wire.Zxid(prev), wire.Zxid(z))
-		}
-		tree.Replay(&e.Header, e.Txn)
-		if onTxn != nil {
-			onTxn(&e.Header, e.Txn)
-		}
-		prev = z
-		n++
+	prev, n, err := replay(it, tree, from, false, onTxn)
+	switch {
+	case errors.Is(err, ErrGap):
+		return n, err
+	case err != nil:
+		return n, fmt.Errorf("storage: fast-forward %w", err)
 	}
 	tree.SetLastZxid(prev)
 	return n, nil

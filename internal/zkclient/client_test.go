@@ -3,17 +3,14 @@ package zkclient
 import (
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
-	"github.com/zkd/zkd/internal/config"
-	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/server/servertest"
 	"github.com/zkd/zkd/internal/wire"
 )
 
@@ -23,16 +20,8 @@ func TestMain(m *testing.M) {
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	lines := []string{"tickTime=100", "dataDir=" + t.TempDir(), "clientPort=1", "admin.enableServer=false"}
-	cfg, err := config.Parse(strings.NewReader(strings.Join(lines, "\n")+"\n"), "zoo.cfg")
-	require.NoError(t, err)
-	srv, err := server.New(cfg, zap.NewNop())
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	require.NoError(t, srv.Serve(ln))
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
+	addr, _ := servertest.Start(t)
+	return addr
 }
 
 // proxy forwards loopback connections to a server and can cut them all,

@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -244,12 +245,7 @@ func (m *Manager) HaveDelivered() bool {
 func (m *Manager) Connected() []int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]int64, 0, len(m.conns))
-	for sid := range m.conns {
-		out = append(out, sid)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	return sortedSids(m.conns)
 }
 
 // Lost returns the peers whose connection ended and has not come back,
@@ -258,11 +254,13 @@ func (m *Manager) Connected() []int64 {
 func (m *Manager) Lost() []int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]int64, 0, len(m.lost))
-	for sid := range m.lost {
-		out = append(out, sid)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return sortedSids(m.lost)
+}
+
+// sortedSids lists a map's sids in ascending order.
+func sortedSids[V any](m map[int64]V) []int64 {
+	out := slices.AppendSeq(make([]int64, 0, len(m)), maps.Keys(m))
+	slices.Sort(out)
 	return out
 }
 
@@ -297,14 +295,7 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-func (m *Manager) peerIDs() []int64 {
-	out := make([]int64, 0, len(m.peers))
-	for sid := range m.peers {
-		out = append(out, sid)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
+func (m *Manager) peerIDs() []int64 { return sortedSids(m.peers) }
 
 // queueLocked returns sid's send queue, creating it. m.mu must be held.
 func (m *Manager) queueLocked(sid int64) *sendQueue {
