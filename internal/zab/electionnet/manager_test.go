@@ -70,6 +70,24 @@ func (c *cluster) start(sid int64) *Manager {
 	return m
 }
 
+// everyoneToEveryone has every server send payload to every other one and
+// waits until each has received its messages.
+func (c *cluster) everyoneToEveryone(t *testing.T, payload string) {
+	t.Helper()
+	for from, m := range c.ms {
+		for to := range c.ms {
+			if to != from {
+				m.Send(to, []byte(payload))
+			}
+		}
+	}
+	for _, m := range c.ms {
+		for range len(c.ms) - 1 {
+			recv(t, m)
+		}
+	}
+}
+
 func (c *cluster) stop(sid int64) {
 	require.NoError(c.t, c.ms[sid].Close())
 	delete(c.ms, sid)
@@ -111,17 +129,7 @@ func TestMessagesFlowInEveryDirection(t *testing.T) {
 func TestOnlyTheLargerSidsConnectionSurvives(t *testing.T) {
 	c := newCluster(t, 1, 2, 3)
 	// Every pair talks in both directions, so both sides dial.
-	for from, m := range c.ms {
-		for to := range c.ms {
-			if to != from {
-				m.Send(to, []byte("hi"))
-			}
-		}
-	}
-	for _, m := range c.ms {
-		recv(t, m)
-		recv(t, m)
-	}
+	c.everyoneToEveryone(t, "hi")
 	for sid, m := range c.ms {
 		require.Eventually(t, func() bool { return len(m.Connected()) == 2 }, 5*time.Second, 10*time.Millisecond, "server %d", sid)
 	}
@@ -148,17 +156,7 @@ func TestOnlyTheLargerSidsConnectionSurvives(t *testing.T) {
 		}
 	}
 	// No flapping: the same connections carry later traffic.
-	for from, m := range c.ms {
-		for to := range c.ms {
-			if to != from {
-				m.Send(to, []byte("again"))
-			}
-		}
-	}
-	for _, m := range c.ms {
-		recv(t, m)
-		recv(t, m)
-	}
+	c.everyoneToEveryone(t, "again")
 	require.Equal(t, before, snapshot())
 }
 
