@@ -187,8 +187,8 @@ func (c *conn) replyAs(txn bool, xid int32, zxid int64, code wire.Code, body wir
 		body.Encode(&e)
 	}
 	e.EndFrame(at)
-	c.send(e.B)
-	c.srv.stats.recordResponseSize(len(e.B) - 4)
+	// Traced before it is queued: once the client has the reply, the
+	// line is there.
 	if xid != wire.XidPing {
 		if ce := c.log.Check(zap.DebugLevel, "reply"); ce != nil {
 			fields := []zap.Field{zap.Stringer("session", c.sessionID()), zap.Int32("xid", xid),
@@ -199,6 +199,8 @@ func (c *conn) replyAs(txn bool, xid int32, zxid int64, code wire.Code, body wir
 			ce.Write(fields...)
 		}
 	}
+	c.send(e.B)
+	c.srv.stats.recordResponseSize(len(e.B) - 4)
 	if !start.IsZero() {
 		lat := time.Since(start)
 		c.stats.recordLatency(lat, zxid)
