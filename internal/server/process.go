@@ -215,6 +215,25 @@ func (c *conn) replyAs(txn bool, xid int32, zxid int64, code wire.Code, body wir
 
 // Notify queues a watch notification (watch.Watcher).
 func (c *conn) Notify(path string, ev wire.EventType, zxid int64) {
+	c.send(c.srv.notification(path, ev))
+}
+
+// notifFrame is an encoded notification, kept for the next Notify.
+type notifFrame struct {
+	path  string
+	ev    wire.EventType
+	frame []byte
+}
+
+// notification returns the wire frame of a watch event. One change that
+// fires many watchers calls Notify for each of them in a row with the
+// same event, so the last frame is kept and shared: encoded once, not
+// once per watcher. Queued frames are never written to after send, so
+// the connections can share it.
+func (s *Server) notification(path string, ev wire.EventType) []byte {
+	if f := s.lastNotif.Load(); f != nil && f.ev == ev && f.path == path {
+		return f.frame
+	}
 	var e wire.Encoder
 	at := e.BeginFrame()
 	// 3.8 sends zxid -1 in notification headers (wire.md §10.1).
@@ -223,7 +242,8 @@ func (c *conn) Notify(path string, ev wire.EventType, zxid int64) {
 	we := wire.WatcherEvent{Type: ev, State: wire.StateSyncConnected, Path: path}
 	we.Encode(&e)
 	e.EndFrame(at)
-	c.send(e.B)
+	s.lastNotif.Store(&notifFrame{path: path, ev: ev, frame: e.B})
+	return e.B
 }
 
 func (c *conn) handleAuth(hdr wire.RequestHeader, body []byte) bool {

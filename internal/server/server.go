@@ -36,6 +36,8 @@ type Server struct {
 	tree     *datatree.Tree
 	watches  *watch.Manager
 	sessions *session.Tracker
+	// lastNotif is the last notification frame encoded (notification).
+	lastNotif atomic.Pointer[notifFrame]
 	// pipeP is the write pipeline. An ensemble member starts a fresh one
 	// for every role; pipe() returns the current one.
 	pipeP  atomic.Pointer[pipeline]

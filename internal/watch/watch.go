@@ -96,32 +96,43 @@ func (t *table) remove(path string, w Watcher) bool {
 	return true
 }
 
-// fire collects the watchers of path for ev into out, removing one-shot
+// fire appends the watchers of path for ev to out, removing one-shot
 // ones. Recursive watchers of path and its ancestors fire too, except for
-// NodeChildrenChanged.
-func (t *table) fire(path string, ev wire.EventType, out map[Watcher]struct{}) {
-	for w, m := range t.byPath[path] {
-		if m == PersistentRecursive && ev == wire.EventNodeChildrenChanged {
-			continue
-		}
-		out[w] = struct{}{}
-		if m == Standard {
-			t.remove(path, w)
+// NodeChildrenChanged. sets counts the watcher sets that contributed: a
+// watcher appears at most once per set, so out needs de-duplicating only
+// when more than one set added to it.
+func (t *table) fire(path string, ev wire.EventType, out []Watcher, sets *int) []Watcher {
+	if ws := t.byPath[path]; len(ws) > 0 {
+		*sets++
+		for w, m := range ws {
+			if m == PersistentRecursive && ev == wire.EventNodeChildrenChanged {
+				continue
+			}
+			out = append(out, w)
+			if m == Standard {
+				t.remove(path, w)
+			}
 		}
 	}
 	if t.recursive == 0 || ev == wire.EventNodeChildrenChanged {
-		return
+		return out
 	}
 	for p := parentOf(path); p != ""; p = parentOf(p) {
+		added := false
 		for w, m := range t.byPath[p] {
 			if m == PersistentRecursive {
-				out[w] = struct{}{}
+				out = append(out, w)
+				added = true
 			}
+		}
+		if added {
+			*sets++
 		}
 		if p == "/" {
 			break
 		}
 	}
+	return out
 }
 
 func parentOf(p string) string {
@@ -177,22 +188,39 @@ func (m *Manager) tableOf(k Kind) *table {
 // many were notified. For a delete, the tree calls it once for the data
 // table and once for the child table; a watcher in both hears it once.
 func (m *Manager) Trigger(path string, ev wire.EventType, zxid int64) int {
-	out := map[Watcher]struct{}{}
+	var out []Watcher
+	sets := 0
 	m.mu.Lock()
 	switch ev {
 	case wire.EventNodeCreated, wire.EventNodeDataChanged:
-		m.data.fire(path, ev, out)
+		out = m.data.fire(path, ev, out, &sets)
 	case wire.EventNodeChildrenChanged:
-		m.child.fire(path, ev, out)
+		out = m.child.fire(path, ev, out, &sets)
 	case wire.EventNodeDeleted:
-		m.data.fire(path, ev, out)
-		m.child.fire(path, ev, out)
+		out = m.data.fire(path, ev, out, &sets)
+		out = m.child.fire(path, ev, out, &sets)
 	}
 	m.mu.Unlock()
-	for w := range out {
+	if sets > 1 {
+		out = dedupe(out)
+	}
+	for _, w := range out {
 		w.Notify(path, ev, zxid)
 	}
 	return len(out)
+}
+
+// dedupe drops repeated watchers, keeping the first of each.
+func dedupe(ws []Watcher) []Watcher {
+	seen := make(map[Watcher]struct{}, len(ws))
+	out := ws[:0]
+	for _, w := range ws {
+		if _, ok := seen[w]; !ok {
+			seen[w] = struct{}{}
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // Has reports whether w has a watch of the selected type on path
