@@ -138,7 +138,7 @@ func (t *Tree) create(path string, data []byte, acl []wire.ACL, owner int64, par
 	}
 	n := &node{
 		data: data,
-		acl:  acl,
+		acl:  t.acls.share(acl),
 		stat: wire.StatPersisted{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner},
 	}
 	n.mu.Lock()
@@ -265,7 +265,7 @@ func (t *Tree) setACL(path string, acl []wire.ACL, version int32) (wire.Stat, wi
 	if n.deleted {
 		return wire.Stat{}, wire.ErrNoNode
 	}
-	n.acl = acl
+	n.acl = t.acls.share(acl)
 	n.stat.Aversion = version
 	return n.clientStat(), wire.OK
 }

@@ -41,6 +41,8 @@ type Tree struct {
 	// taking another.
 	quotaMu sync.RWMutex
 	quotas  map[string]struct{} // quota'd paths (DataTree.pTrie), see quota.go
+
+	acls aclCache // equal ACL lists of created nodes share one copy
 }
 
 // New returns a tree holding /, /zookeeper, /zookeeper/quota and
