@@ -66,6 +66,9 @@ type Config struct {
 	// QuotaExceeded, soft limits are logged. Off, ZooKeeper 3.8 checks
 	// nothing and logs nothing; the stats nodes are kept up to date either way.
 	EnforceQuota bool
+	// ClientTCPKeepAlive (zookeeper.clientTcpKeepAlive) turns on TCP
+	// keepalive on client connections; off by default, as in ZooKeeper.
+	ClientTCPKeepAlive bool
 	// ContainerCheckIntervalMs, ContainerMaxPerMinute and
 	// ContainerMaxNeverUsedIntervalMs drive container/TTL cleanup.
 	ContainerCheckIntervalMs        int
@@ -446,6 +449,7 @@ func (c *Config) String() string {
 	put("4lw.commands.whitelist", strings.Join(wl, ","))
 	put("extendedTypesEnabled", c.ExtendedTypesEnabled)
 	put("enforceQuota", c.EnforceQuota)
+	put("clientTcpKeepAlive", c.ClientTCPKeepAlive)
 	put("znode.container.checkIntervalMs", c.ContainerCheckIntervalMs)
 	put("znode.container.maxPerMinute", c.ContainerMaxPerMinute)
 	put("znode.container.maxNeverUsedIntervalMs", c.ContainerMaxNeverUsedIntervalMs)

@@ -86,6 +86,7 @@ var keys = map[string]keyDef{
 	}},
 	"extendedTypesEnabled":                     {sysprop: true, set: boolKey(func(c *Config) *bool { return &c.ExtendedTypesEnabled })},
 	"enforceQuota":                             {sysprop: true, set: boolKey(func(c *Config) *bool { return &c.EnforceQuota })},
+	"clientTcpKeepAlive":                       {sysprop: true, set: boolKey(func(c *Config) *bool { return &c.ClientTCPKeepAlive })},
 	"znode.container.checkIntervalMs":          {sysprop: true, set: intKey(func(c *Config) *int { return &c.ContainerCheckIntervalMs }, 1)},
 	"znode.container.maxPerMinute":             {sysprop: true, set: intKey(func(c *Config) *int { return &c.ContainerMaxPerMinute }, 1)},
 	"znode.container.maxNeverUsedIntervalMs":   {sysprop: true, set: intKey(func(c *Config) *int { return &c.ContainerMaxNeverUsedIntervalMs }, 0)},

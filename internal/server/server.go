@@ -269,7 +269,11 @@ func (s *Server) Start() error {
 		}
 	}
 	addr := net.JoinHostPort(s.cfg.ClientPortAddress, fmt.Sprint(s.cfg.ClientPort))
-	ln, err := net.Listen("tcp", addr)
+	// Accepted connections get no TCP keepalive unless clientTcpKeepAlive
+	// asks for it, as in ZooKeeper; Go's default would turn it on and cost
+	// setsockopt calls on every accept.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", addr, err)
 	}
@@ -372,6 +376,11 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		delay = 0
+		if s.cfg.ClientTCPKeepAlive {
+			if tc, ok := nc.(*net.TCPConn); ok {
+				_ = tc.SetKeepAlive(true)
+			}
+		}
 		c := newConn(s, nc)
 		if !s.register(c) {
 			// maxClientCnxns: accept and close at once, no bytes (wire.md §1).
