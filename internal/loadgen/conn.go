@@ -55,13 +55,14 @@ const (
 )
 
 func dial(ctx context.Context, addr string, sessionTimeout time.Duration, bufSize int) (c *conn, handshake time.Duration, err error) {
-	d := net.Dialer{Timeout: ioTimeout}
+	// No keepalive (sessions ping), and Go's TCP conns already have
+	// TCP_NODELAY: no setsockopt calls beyond the connect, which matter
+	// in the connection storm, where the tool shares the CPU with the
+	// servers.
+	d := net.Dialer{Timeout: ioTimeout, KeepAlive: -1}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, 0, err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
 	}
 	c = &conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(nc, bufSize)}
 	_ = nc.SetDeadline(time.Now().Add(ioTimeout))
