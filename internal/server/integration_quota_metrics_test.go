@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -175,18 +176,25 @@ func TestQuotaMetricsPerNamespaceLikeZooKeeper(t *testing.T) {
 }
 
 // TestQuotaMetricsInMntrWithoutTheExporter: like ZooKeeper's default
-// metrics provider, mntr reports the quota figures whether or not the
-// Prometheus exporter is on.
+// metrics provider, mntr and the AdminServer's monitor report the quota
+// figures whether or not the Prometheus exporter is on; monitor has them
+// as JSON numbers under the mntr keys without zk_ (ZooKeeper 3.8.0's
+// monitor: "app_quota_bytes_limit_per_namespace": 5).
 func TestQuotaMetricsInMntrWithoutTheExporter(t *testing.T) {
-	s := startServer(t)
+	s, base := startAdminServer(t)
 	c := s.connectZK(t)
 	_, err := c.Create("/app", []byte("12"), 0, openACL)
 	require.NoError(t, err)
 	setQuotaLikeZkCli(t, c.Conn, "/app", hardBytes5)
-	require.Equal(t, map[string]string{
+	want := map[string]string{
 		"zk_app_quota_count_limit_per_namespace": "-1",
 		"zk_app_quota_bytes_limit_per_namespace": "5",
 		"zk_app_quota_count_usage_per_namespace": "1",
 		"zk_app_quota_bytes_usage_per_namespace": "2",
-	}, quotaMntr(t, s))
+	}
+	require.Equal(t, want, quotaMntr(t, s))
+	_, monitor := adminGet(t, base, "/commands/monitor")
+	for k, v := range want {
+		require.Equal(t, json.Number(v), monitor[strings.TrimPrefix(k, "zk_")], k)
+	}
 }
