@@ -373,3 +373,98 @@ func (t *Tree) SetupQuota() {
 	}
 	walk(QuotaPath)
 }
+
+// NamespaceQuota is what the quotas of one top namespace (the first
+// component of the quota'd paths: "a" for /a and /a/b) add up to, as
+// ZooKeeper 3.8's QuotaMetricsUtils reports them in the gauge sets
+// quota_{count,bytes}_{limit,usage}_per_namespace.
+//
+// A limit is the hard one when set (> -1), else the soft one, so a quota
+// without a byte limit adds -1 to BytesLimit: ZooKeeper sums it that way.
+type NamespaceQuota struct {
+	// Limits is set when a limits node of the namespace was counted;
+	// without one ZooKeeper has no limit entry for it.
+	Limits                 bool
+	CountLimit, BytesLimit int64
+	// Usage is set when a stats node of the namespace was counted.
+	Usage                  bool
+	CountUsage, BytesUsage int64
+}
+
+// TopNamespace is the first component of path, as PathUtils.getTopNamespace
+// finds it: "a" for "/a/b". ok is false for "/", which has none.
+func TopNamespace(path string) (ns string, ok bool) {
+	parts := javaSplit(strings.Split(path, "/"))
+	if len(parts) < 2 {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// QuotaByNamespace walks /zookeeper/quota and sums, per top namespace, the
+// limits and stats nodes it finds, as QuotaMetricsUtils does: only leaves
+// count, a leaf named zookeeper_limits gives limits and one named
+// zookeeper_stats usage, and the namespace is the top namespace of the
+// leaf's path below /zookeeper/quota. Like ZooKeeper it follows the nodes,
+// not the quota set, and skips a node whose data is null.
+//
+// Where ZooKeeper's StatsTrack throws on data it cannot parse, which makes
+// its mntr stop before the first metric, the node is skipped here
+// (docs/divergence.md).
+//
+// It holds the tree's read locks for the walk, as GetData does, so a multi
+// that sets a quota is seen whole or not at all; it does no I/O. The
+// subtree is small: two nodes per quota plus their parents.
+func (t *Tree) QuotaByNamespace() map[string]NamespaceQuota {
+	t.multiMu.RLock()
+	defer t.multiMu.RUnlock()
+	out := map[string]NamespaceQuota{}
+	var walk func(path string)
+	walk = func(path string) {
+		n := t.lookup(path)
+		if n == nil {
+			return
+		}
+		kids, data := n.childList(), n.data
+		n.mu.RUnlock()
+		if len(kids) > 0 {
+			for _, c := range kids {
+				walk(join(path, c))
+			}
+			return
+		}
+		limits := strings.HasSuffix(path, "/"+QuotaLimitNode)
+		if !limits && !strings.HasSuffix(path, "/"+QuotaStatNode) {
+			return
+		}
+		ns, ok := TopNamespace(trimQuotaPath(path))
+		if !ok || data == nil {
+			return
+		}
+		st, err := ParseStatsTrack(data)
+		if err != nil {
+			return
+		}
+		q := out[ns]
+		if limits {
+			q.Limits = true
+			q.CountLimit += hardOrSoft(st.CountHardLimit(), st.Count())
+			q.BytesLimit += hardOrSoft(st.ByteHardLimit(), st.Bytes())
+		} else {
+			q.Usage = true
+			q.CountUsage += st.Count()
+			q.BytesUsage += st.Bytes()
+		}
+		out[ns] = q
+	}
+	walk(QuotaPath)
+	return out
+}
+
+// hardOrSoft is the limit that counts: the hard one when set.
+func hardOrSoft(hard, soft int64) int64 {
+	if hard > -1 {
+		return hard
+	}
+	return soft
+}

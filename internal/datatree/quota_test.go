@@ -374,3 +374,166 @@ func TestSetupQuotaSkipsLimitsWithChildren(t *testing.T) {
 	tr.SetupQuota()
 	require.Empty(t, tr.QuotaPaths(), "traverseNode only looks at leaves")
 }
+
+func TestTopNamespaceIsPathUtilsGetTopNamespace(t *testing.T) {
+	for _, tc := range []struct {
+		path, want string
+		ok         bool
+	}{
+		{"/a", "a", true},
+		{"/a/b/c", "a", true},
+		{"/a/", "a", true},
+		{"/", "", false},
+		{"", "", false},
+		{"/zookeeper_limits", "zookeeper_limits", true},
+	} {
+		ns, ok := TopNamespace(tc.path)
+		require.Equal(t, tc.ok, ok, tc.path)
+		require.Equal(t, tc.want, ns, tc.path)
+	}
+}
+
+// TestQuotaByNamespaceSumsAsQuotaMetricsUtils checks the per-namespace
+// figures against what ZooKeeper 3.8's QuotaMetricsUtils computes for the
+// same nodes (the values of the first cases were read from a real 3.8.0
+// server's mntr).
+func TestQuotaByNamespaceSumsAsQuotaMetricsUtils(t *testing.T) {
+	type build func(t *testing.T, tr *Tree, zxid *int64)
+	create := func(path, data string) build {
+		return func(t *testing.T, tr *Tree, zxid *int64) {
+			*zxid++
+			mustCreate(t, tr, *zxid, path, data)
+		}
+	}
+	createNull := func(path string) build {
+		return func(t *testing.T, tr *Tree, zxid *int64) {
+			*zxid++
+			r := applyAt(tr, wire.OpCreate, *zxid, &wire.CreateTxn{Path: path, ACL: wire.OpenACLUnsafe, ParentCVersion: -1})
+			require.Equal(t, wire.OK, r.Err)
+		}
+	}
+	quota := func(path, limits string) build {
+		return func(t *testing.T, tr *Tree, zxid *int64) { setQuota(t, tr, zxid, path, limits) }
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []build
+		want  map[string]NamespaceQuota
+	}{
+		{name: "no quota, no namespace", want: map[string]NamespaceQuota{}},
+		{name: "a soft count limit: no byte limit sums as -1",
+			steps: []build{create("/ns1", "abc"), create("/ns1/a", "12345"), quota("/ns1", softCount(10))},
+			want:  map[string]NamespaceQuota{"ns1": {Limits: true, CountLimit: 10, BytesLimit: -1, Usage: true, CountUsage: 2, BytesUsage: 8}}},
+		{name: "the hard limit is the one reported when both are set",
+			steps: []build{create("/ns1", ""), quota("/ns1", "count=10,bytes=50=;byteHardLimit=100;countHardLimit=3")},
+			want:  map[string]NamespaceQuota{"ns1": {Limits: true, CountLimit: 3, BytesLimit: 100, Usage: true, CountUsage: 1}}},
+		{name: "quotas on two paths of one namespace add up",
+			steps: []build{create("/ns2", ""), create("/ns2/x", ""), create("/ns2/y", "hello"),
+				quota("/ns2/x", "count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=5"),
+				quota("/ns2/y", "count=7,bytes=50=;byteHardLimit=200;countHardLimit=-1"),
+				create("/ns2/x/c1", ""), create("/ns2/x/c2", "")},
+			want: map[string]NamespaceQuota{"ns2": {Limits: true, CountLimit: 12, BytesLimit: 199, Usage: true, CountUsage: 4, BytesUsage: 5}}},
+		{name: "a quota below another counts in the same namespace",
+			steps: []build{create("/a", "1"), create("/a/b", "22"), quota("/a", softCount(4)), quota("/a/b", softCount(2))},
+			// /a's stats were counted before /a/b had its quota: both see /a/b.
+			want: map[string]NamespaceQuota{"a": {Limits: true, CountLimit: 6, BytesLimit: -2, Usage: true, CountUsage: 3, BytesUsage: 5}}},
+		{name: "namespaces are kept apart",
+			steps: []build{create("/p", ""), create("/q", "xyz"), quota("/p", softCount(1)), quota("/q", softCount(2))},
+			want: map[string]NamespaceQuota{
+				"p": {Limits: true, CountLimit: 1, BytesLimit: -1, Usage: true, CountUsage: 1},
+				"q": {Limits: true, CountLimit: 2, BytesLimit: -1, Usage: true, CountUsage: 1, BytesUsage: 3}}},
+		{name: "null data is skipped, empty data reads as no limits",
+			steps: []build{create(QuotaPath+"/nul", ""), createNull(QuotaPath + "/nul/" + QuotaLimitNode),
+				create(QuotaPath+"/emp", ""), create(QuotaPath+"/emp/"+QuotaLimitNode, "")},
+			want: map[string]NamespaceQuota{"emp": {Limits: true, CountLimit: -1, BytesLimit: -1}}},
+		{name: "a limits node without stats gives limits only",
+			steps: []build{create(QuotaPath+"/l", ""), create(QuotaPath+"/l/"+QuotaLimitNode, "count=5,bytes=6")},
+			want:  map[string]NamespaceQuota{"l": {Limits: true, CountLimit: 5, BytesLimit: 6}}},
+		{name: "only leaves count",
+			steps: []build{create("/q", ""), quota("/q", softCount(1)), create(QuotaLimitPath("/q")+"/child", "")},
+			want:  map[string]NamespaceQuota{"q": {Usage: true, CountUsage: 1}}},
+		{name: "data that does not parse is skipped",
+			steps: []build{create("/q", ""), quota("/q", "count=ten")},
+			want:  map[string]NamespaceQuota{"q": {Usage: true, CountUsage: 1}}},
+		{name: "a limits node right under /zookeeper/quota is namespace zookeeper_limits",
+			steps: []build{create(QuotaPath+"/"+QuotaLimitNode, "count=1,bytes=2")},
+			want:  map[string]NamespaceQuota{QuotaLimitNode: {Limits: true, CountLimit: 1, BytesLimit: 2}}},
+		{name: "a deleted quota is gone",
+			steps: []build{create("/q", ""), quota("/q", softCount(1)),
+				func(t *testing.T, tr *Tree, zxid *int64) {
+					for _, p := range []string{QuotaLimitPath("/q"), QuotaStatPath("/q")} {
+						*zxid++
+						require.Equal(t, wire.OK, applyAt(tr, wire.OpDelete, *zxid, &wire.DeleteTxn{Path: p}).Err)
+					}
+				}},
+			want: map[string]NamespaceQuota{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New(nil)
+			zxid := int64(0)
+			for _, s := range tc.steps {
+				s(t, tr, &zxid)
+			}
+			require.Equal(t, tc.want, tr.QuotaByNamespace())
+		})
+	}
+}
+
+// softCount is the limits data zkCli 3.8 writes for "setquota -n n".
+func softCount(n int) string {
+	return fmt.Sprintf("count=%d,bytes=-1=;byteHardLimit=-1;countHardLimit=-1", n)
+}
+
+// TestQuotaByNamespaceSeesAMultiWhole reads the per-namespace figures
+// while an applier sets and removes a quota with one multi each time (run
+// it with -race): a read sees the limits and stats nodes together or not
+// at all, never one without the other.
+func TestQuotaByNamespaceSeesAMultiWhole(t *testing.T) {
+	rounds := 300
+	if testing.Short() {
+		rounds = 50
+	}
+	tr := New(nil)
+	zxid := int64(1)
+	mustCreate(t, tr, zxid, "/q", "x")
+	zxid++
+	mustCreate(t, tr, zxid, QuotaPath+"/q", "")
+
+	done := make(chan struct{})
+	var reads int
+	var torn []NamespaceQuota
+	go func() {
+		defer close(done)
+		for i := 0; i < rounds; i++ {
+			zxid++
+			r := applyAt(tr, wire.OpMulti, zxid, multi(
+				sub(wire.OpCreate, createTxn(QuotaLimitPath("/q"), softCount(3), -1)),
+				sub(wire.OpCreate, createTxn(QuotaStatPath("/q"), "count=0,bytes=0", -1)),
+			))
+			if r.Err != wire.OK {
+				panic(fmt.Sprintf("set quota: %v", r.Err))
+			}
+			zxid++
+			r = applyAt(tr, wire.OpMulti, zxid, multi(
+				sub(wire.OpDelete, &wire.DeleteTxn{Path: QuotaLimitPath("/q")}),
+				sub(wire.OpDelete, &wire.DeleteTxn{Path: QuotaStatPath("/q")}),
+			))
+			if r.Err != wire.OK {
+				panic(fmt.Sprintf("delete quota: %v", r.Err))
+			}
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		got := tr.QuotaByNamespace()
+		reads++
+		if q, ok := got["q"]; ok && (!q.Limits || !q.Usage || q.CountLimit != 3 || q.CountUsage != 1) {
+			torn = append(torn, q)
+		}
+	}
+	require.Empty(t, torn, "reads that saw half a multi (of %d)", reads)
+}

@@ -29,11 +29,19 @@ import (
 const PrometheusProviderClass = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
 // Sample is one pulled figure: a ZooKeeper metric name (no zk_ prefix) and
-// its current value.
+// its current value. A member of one of ZooKeeper's gauge sets or counter
+// sets (per-namespace figures) also has a Key, exported as the label
+// "key", as ZooKeeper's provider does: quota_count_limit_per_namespace{key="app"}.
+// A name is always sampled with a Key or always without.
 type Sample struct {
 	Name  string
+	Key   string
 	Value float64
 }
+
+// KeyLabel is the label that carries the Key of a gauge set or counter set
+// member (PrometheusMetricsProvider.LABEL).
+const KeyLabel = "key"
 
 // Source supplies the pulled figures at scrape time. It must be safe for
 // concurrent use.
@@ -53,6 +61,8 @@ var counterNames = map[string]bool{
 	"packets_received":  true,
 	"packets_sent":      true,
 	"auth_failed_count": true,
+
+	"quota_exceeded_error_per_namespace": true,
 }
 
 // help texts for the pulled figures; a name not listed gets a generic one.
@@ -86,6 +96,12 @@ var help = map[string]string{
 	"max_client_response_size":   "Largest reply size in bytes (-1 if none).",
 	"open_file_descriptor_count": "Open file descriptors.",
 	"max_file_descriptor_count":  "File descriptor limit.",
+
+	"quota_count_limit_per_namespace":    "Sum of the node count limits of the quotas in a top namespace (hard if set, else soft; -1 for none).",
+	"quota_bytes_limit_per_namespace":    "Sum of the byte limits of the quotas in a top namespace (hard if set, else soft; -1 for none).",
+	"quota_count_usage_per_namespace":    "Sum of the node counts of the quotas in a top namespace.",
+	"quota_bytes_usage_per_namespace":    "Sum of the data bytes of the quotas in a top namespace.",
+	"quota_exceeded_error_per_namespace": "Writes refused with QuotaExceeded, by top namespace of the path.",
 }
 
 // sourceCollector turns a Source into gauges and counters on every scrape.
@@ -101,17 +117,22 @@ type sourceCollector struct {
 func (c *sourceCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
-	seen := map[string]bool{}
+	type series struct{ name, key string }
+	seen := map[series]bool{}
 	for _, s := range c.src.MetricSamples() {
-		if seen[s.Name] {
+		if seen[series{s.Name, s.Key}] {
 			continue
 		}
-		seen[s.Name] = true
+		seen[series{s.Name, s.Key}] = true
 		typ := prometheus.GaugeValue
 		if counterNames[s.Name] {
 			typ = prometheus.CounterValue
 		}
-		m, err := prometheus.NewConstMetric(c.desc(s.Name), typ, s.Value)
+		var labels []string
+		if s.Key != "" {
+			labels = []string{s.Key}
+		}
+		m, err := prometheus.NewConstMetric(c.desc(s.Name, s.Key != ""), typ, s.Value, labels...)
 		if err != nil {
 			continue
 		}
@@ -119,18 +140,27 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *sourceCollector) desc(name string) *prometheus.Desc {
+// desc is the description of name, with the key label when keyed.
+func (c *sourceCollector) desc(name string, keyed bool) *prometheus.Desc {
+	id := name
+	if keyed {
+		id += "{" + KeyLabel + "}"
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d, ok := c.descs[name]; ok {
+	if d, ok := c.descs[id]; ok {
 		return d
 	}
 	h := help[name]
 	if h == "" {
 		h = name
 	}
-	d := prometheus.NewDesc(name, h, nil, nil)
-	c.descs[name] = d
+	var labels []string
+	if keyed {
+		labels = []string{KeyLabel}
+	}
+	d := prometheus.NewDesc(name, h, labels, nil)
+	c.descs[id] = d
 	return d
 }
 

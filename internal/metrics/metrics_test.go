@@ -28,7 +28,7 @@ func TestExporter(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	nodes := 5.0
 	src := SourceFunc(func() []Sample {
-		return []Sample{{"znode_count", nodes}, {"packets_received", 7}, {"znode_count", 99}}
+		return []Sample{{Name: "znode_count", Value: nodes}, {Name: "packets_received", Value: 7}, {Name: "znode_count", Value: 99}}
 	})
 	m := New(src, nil)
 	require.Nil(t, m.Addr())
@@ -86,4 +86,50 @@ func TestServeFailure(t *testing.T) {
 	b := New(nil, nil)
 	require.Error(t, b.Serve(a.Addr().String()))
 	require.NoError(t, b.Close())
+}
+
+// TestKeyedSamplesAreLabelledLikeZooKeeperSets: members of a gauge set or
+// counter set become one family with a "key" label per member, as
+// ZooKeeper's PrometheusMetricsProvider exports them
+// (quota_count_limit_per_namespace{key="ns1"} 10.0); a member gone from
+// the source is gone from the next scrape.
+func TestKeyedSamplesAreLabelledLikeZooKeeperSets(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	samples := []Sample{
+		{Name: "quota_count_limit_per_namespace", Key: "ns1", Value: 10},
+		{Name: "quota_count_limit_per_namespace", Key: "ns2", Value: 12},
+		{Name: "quota_count_limit_per_namespace", Key: "ns1", Value: 99},
+		{Name: "quota_exceeded_error_per_namespace", Key: "ns2", Value: 3},
+		{Name: "znode_count", Value: 5},
+	}
+	m := New(SourceFunc(func() []Sample { return samples }), nil)
+	require.NoError(t, m.Serve("127.0.0.1:0"))
+	defer m.Close()
+
+	values := func(f *dto.MetricFamily) map[string]float64 {
+		out := map[string]float64{}
+		for _, mt := range f.Metric {
+			require.Len(t, mt.Label, 1)
+			require.Equal(t, "key", mt.Label[0].GetName())
+			v := mt.GetGauge().GetValue()
+			if f.GetType() == dto.MetricType_COUNTER {
+				v = mt.GetCounter().GetValue()
+			}
+			out[mt.Label[0].GetValue()] = v
+		}
+		return out
+	}
+	fams := scrape(t, m.Addr().String())
+	limit := fams["quota_count_limit_per_namespace"]
+	require.Equal(t, dto.MetricType_GAUGE, limit.GetType())
+	require.Equal(t, map[string]float64{"ns1": 10, "ns2": 12}, values(limit), "first sample of a series wins")
+	exceeded := fams["quota_exceeded_error_per_namespace"]
+	require.Equal(t, dto.MetricType_COUNTER, exceeded.GetType())
+	require.Equal(t, map[string]float64{"ns2": 3}, values(exceeded))
+	require.Empty(t, fams["znode_count"].Metric[0].Label)
+
+	samples = samples[1:2]
+	fams = scrape(t, m.Addr().String())
+	require.Equal(t, map[string]float64{"ns2": 12}, values(fams["quota_count_limit_per_namespace"]))
+	require.NotContains(t, fams, "quota_exceeded_error_per_namespace")
 }

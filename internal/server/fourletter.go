@@ -408,8 +408,20 @@ type KV struct {
 	Value any
 }
 
-// Monitor returns the mntr keys (without the zk_ prefix), in a stable order.
+// Monitor returns the mntr keys (without the zk_ prefix), in a stable order:
+// the server's figures, then the per-namespace quota figures under
+// "<namespace>_<metric>", as ZooKeeper's DefaultMetricsProvider names the
+// members of its gauge sets and counter sets.
 func (s *Server) Monitor() []KV {
+	kv := s.monitorFigures()
+	for _, f := range s.quotaFigures() {
+		kv = append(kv, KV{f.namespace + "_" + f.name, f.value})
+	}
+	return kv
+}
+
+// monitorFigures are the mntr keys that are not per namespace.
+func (s *Server) monitorFigures() []KV {
 	min, avg, max := s.stats.latency()
 	respLast, respMin, respMax := s.stats.responseSizes()
 	openFDs, maxFDs := fdCounts()

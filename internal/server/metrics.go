@@ -91,10 +91,15 @@ func (s *Server) MetricsAddr() net.Addr {
 }
 
 // MetricSamples are the mntr figures that are numbers, under their
-// ZooKeeper names; the exporter pulls them at scrape time.
+// ZooKeeper names, the per-namespace quota figures with the namespace as
+// their key; the exporter pulls them at scrape time.
 func (s *Server) MetricSamples() []metrics.Sample {
-	kv := s.Monitor()
-	out := make([]metrics.Sample, 0, len(kv))
+	kv := s.monitorFigures()
+	quota := s.quotaFigures()
+	out := make([]metrics.Sample, 0, len(kv)+len(quota))
+	for _, f := range quota {
+		out = append(out, metrics.Sample{Name: f.name, Key: f.namespace, Value: float64(f.value)})
+	}
 	for _, e := range kv {
 		var v float64
 		switch x := e.Value.(type) {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,9 +24,10 @@ import (
 //
 // A limit that would be passed is logged ("Quota exceeded: ..."), rate
 // limited as ZooKeeper's RateLogger does; a hard limit also fails the op
-// with QuotaExceeded. Limits or stats data that Java could not parse fail
-// it with MarshallingError, the code PrepRequestProcessor gives any
-// unexpected exception.
+// with QuotaExceeded and counts it under the top namespace of path
+// (quota_exceeded_error_per_namespace). Limits or stats data that Java
+// could not parse fail it with MarshallingError, the code
+// PrepRequestProcessor gives any unexpected exception.
 func (p *pipeline) checkQuota(path string, bytesDiff, countDiff int64) wire.Code {
 	if !p.s.cfg.EnforceQuota {
 		return wire.OK
@@ -60,10 +63,11 @@ func (p *pipeline) checkQuota(path string, bytesDiff, countDiff int64) wire.Code
 			prefix, what, next, kind, limitName, limit))
 		return hard > -1
 	}
-	if checkCount && exceeded("count", "CountLimit", usage.Count()+countDiff, limits.Count(), limits.CountHardLimit()) {
-		return wire.ErrQuotaExceeded
-	}
-	if checkBytes && exceeded("bytes", "ByteLimit", usage.Bytes()+bytesDiff, limits.Bytes(), limits.ByteHardLimit()) {
+	// As in ZooKeeper, bytes are not checked (nor logged) once the count
+	// has failed the op.
+	if checkCount && exceeded("count", "CountLimit", usage.Count()+countDiff, limits.Count(), limits.CountHardLimit()) ||
+		checkBytes && exceeded("bytes", "ByteLimit", usage.Bytes()+bytesDiff, limits.Bytes(), limits.ByteHardLimit()) {
+		p.s.stats.countQuotaExceeded(path)
 		return wire.ErrQuotaExceeded
 	}
 	return wire.OK
@@ -131,4 +135,48 @@ func (r *rateLogger) flush() {
 		r.lg.Warn(r.msg, zap.Int("times", r.count))
 	}
 	r.msg, r.count = "", 0
+}
+
+// Names of ZooKeeper 3.8's per-namespace quota metrics (QuotaMetricsUtils):
+// four gauge sets and a counter set, each keyed by top namespace.
+const (
+	quotaCountLimitMetric    = "quota_count_limit_per_namespace"
+	quotaBytesLimitMetric    = "quota_bytes_limit_per_namespace"
+	quotaCountUsageMetric    = "quota_count_usage_per_namespace"
+	quotaBytesUsageMetric    = "quota_bytes_usage_per_namespace"
+	quotaExceededErrorMetric = "quota_exceeded_error_per_namespace"
+)
+
+// quotaFigure is one member of a per-namespace quota metric.
+type quotaFigure struct {
+	name, namespace string
+	value           int64
+}
+
+// quotaFigures are the per-namespace quota metrics at this moment: the
+// gauge sets from a walk of /zookeeper/quota (the tree's read locks only,
+// no I/O; see datatree.QuotaByNamespace), then the QuotaExceeded counts.
+// The order is stable: by metric, then by namespace.
+func (s *Server) quotaFigures() []quotaFigure {
+	byNS := s.tree.QuotaByNamespace()
+	namespaces := slices.Sorted(maps.Keys(byNS))
+	var out []quotaFigure
+	add := func(name string, has func(datatree.NamespaceQuota) bool, value func(datatree.NamespaceQuota) int64) {
+		for _, ns := range namespaces {
+			if q := byNS[ns]; has(q) {
+				out = append(out, quotaFigure{name, ns, value(q)})
+			}
+		}
+	}
+	limits := func(q datatree.NamespaceQuota) bool { return q.Limits }
+	usage := func(q datatree.NamespaceQuota) bool { return q.Usage }
+	add(quotaCountLimitMetric, limits, func(q datatree.NamespaceQuota) int64 { return q.CountLimit })
+	add(quotaBytesLimitMetric, limits, func(q datatree.NamespaceQuota) int64 { return q.BytesLimit })
+	add(quotaCountUsageMetric, usage, func(q datatree.NamespaceQuota) int64 { return q.CountUsage })
+	add(quotaBytesUsageMetric, usage, func(q datatree.NamespaceQuota) int64 { return q.BytesUsage })
+	exceeded := s.stats.quotaExceededCounts()
+	for _, ns := range slices.Sorted(maps.Keys(exceeded)) {
+		out = append(out, quotaFigure{quotaExceededErrorMetric, ns, exceeded[ns]})
+	}
+	return out
 }

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zkd/zkd/internal/datatree"
 )
 
 // serverStats are the counters behind srvr/stat/mntr (ServerStats.java).
@@ -23,6 +26,13 @@ type serverStats struct {
 	respLast atomic.Int64
 	respMin  atomic.Int64
 	respMax  atomic.Int64
+
+	// quotaExceeded counts the writes refused with QuotaExceeded, by top
+	// namespace of the written path: ZooKeeper's counter set
+	// quota_exceeded_error_per_namespace. Only the server that prepares
+	// writes (standalone, or the leader) counts.
+	quotaMu       sync.Mutex
+	quotaExceeded map[string]int64
 }
 
 func (s *serverStats) reset() {
@@ -34,6 +44,35 @@ func (s *serverStats) reset() {
 	s.respLast.Store(-1)
 	s.respMin.Store(-1)
 	s.respMax.Store(-1)
+	// ZooKeeper's srst resets its counter sets to 0 and keeps their keys
+	// (SimpleCounterSet.reset; verified with 3.8.0's mntr).
+	s.quotaMu.Lock()
+	for ns := range s.quotaExceeded {
+		s.quotaExceeded[ns] = 0
+	}
+	s.quotaMu.Unlock()
+}
+
+// countQuotaExceeded counts a write to path refused with QuotaExceeded
+// (ZooKeeperServer.updateQuotaExceededMetrics).
+func (s *serverStats) countQuotaExceeded(path string) {
+	ns, ok := datatree.TopNamespace(path)
+	if !ok {
+		return
+	}
+	s.quotaMu.Lock()
+	if s.quotaExceeded == nil {
+		s.quotaExceeded = map[string]int64{}
+	}
+	s.quotaExceeded[ns]++
+	s.quotaMu.Unlock()
+}
+
+// quotaExceededCounts is a copy of the QuotaExceeded counts by namespace.
+func (s *serverStats) quotaExceededCounts() map[string]int64 {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	return maps.Clone(s.quotaExceeded)
 }
 
 func (s *serverStats) recordResponseSize(n int) {

@@ -1,8 +1,12 @@
 package diff
 
 import (
+	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/zkd/zkd/internal/wire"
 	"github.com/zkd/zkd/test/harness"
@@ -135,4 +139,62 @@ func TestQuotasLikeZooKeeper(t *testing.T) {
 	if !strings.Contains(strings.Join(want, "\n"), "QuotaExceeded") {
 		t.Error("ZooKeeper never answered QuotaExceeded: is enforceQuota on?")
 	}
+}
+
+// quotaMetricsLines are the per-namespace quota lines of mntr
+// (zk_<namespace>_quota_..._per_namespace), sorted: ZooKeeper prints them
+// in hash order.
+func quotaMetricsLines(t *testing.T, addr string) []string {
+	t.Helper()
+	out, err := harness.FourLetterWord(addr, "mntr", 5*time.Second)
+	require.NoError(t, err)
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		k, _, _ := strings.Cut(l, "\t")
+		if strings.Contains(k, "_quota_") && strings.HasSuffix(k, "_per_namespace") {
+			lines = append(lines, l)
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// quotaMetricsScript is the quota script plus the quota nodes whose data
+// QuotaMetricsUtils treats specially: empty limits (no limit: -1), null
+// limits (skipped), and a limits node that is not a leaf (skipped).
+func quotaMetricsScript() []step {
+	s := quotaScript()
+	return append(s,
+		create("B", "/zookeeper/quota/emp", "", 0),
+		create("B", "/zookeeper/quota/emp/zookeeper_limits", "", 0),
+		create("B", "/zookeeper/quota/nul", "", 0),
+		step{"B", wire.OpCreate, &wire.CreateRequest{Path: "/zookeeper/quota/nul/zookeeper_limits", Data: nil, ACL: open}},
+		create("B", "/zookeeper/quota/kid", "", 0),
+		create("B", "/zookeeper/quota/kid/zookeeper_limits", "count=1,bytes=1", 0),
+		create("B", "/zookeeper/quota/kid/zookeeper_limits/c", "count=2,bytes=2", 0),
+	)
+}
+
+// TestQuotaMetricsLikeZooKeeper runs the quota script against Apache
+// ZooKeeper 3.8 and zkd and requires the same per-namespace quota lines
+// in mntr (QuotaMetricsUtils' gauge sets and the
+// quota_exceeded_error_per_namespace counter set), before and after srst.
+func TestQuotaMetricsLikeZooKeeper(t *testing.T) {
+	cfg := "enforceQuota=true\n"
+	zk := harness.StartZooKeeper(t, cfg, "-Dzookeeper.enforceQuota=true")
+	zkd := harness.StartZkd(t, cfg)
+	transcriptOf(t, zk.Addr, quotaMetricsScript())
+	transcriptOf(t, zkd.Addr, quotaMetricsScript())
+
+	want := quotaMetricsLines(t, zk.Addr)
+	t.Logf("ZooKeeper's quota lines:\n%s", strings.Join(want, "\n"))
+	require.NotEmpty(t, want, "ZooKeeper printed no quota lines")
+	require.Contains(t, strings.Join(want, "\n"), "_quota_exceeded_error_per_namespace\t", "no QuotaExceeded counted: is enforceQuota on?")
+	require.Equal(t, want, quotaMetricsLines(t, zkd.Addr))
+
+	for _, addr := range []string{zk.Addr, zkd.Addr} {
+		_, err := harness.FourLetterWord(addr, "srst", 5*time.Second)
+		require.NoError(t, err)
+	}
+	require.Equal(t, quotaMetricsLines(t, zk.Addr), quotaMetricsLines(t, zkd.Addr), "after srst")
 }
