@@ -23,6 +23,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/go-zookeeper/zk"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -490,7 +491,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	}
 	for _, m := range ms {
 		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-			"admin.enableServer=false\npreAllocSize=64\nzkd.metrics.enabled=true\nmetricsProvider.httpHost=127.0.0.1\n"+
+			"admin.enableServer=false\npreAllocSize=64\nzkd.metrics.enabled=true\nmetricsProvider.httpHost=127.0.0.1\nenforceQuota=true\n"+
 			"metricsProvider.httpPort=0\n%s", m.dataDir, m.clientPort, servers.String())
 		cfg, err := config.Parse(strings.NewReader(text), fmt.Sprintf("zoo%d.cfg", m.index))
 		require.NoError(t, err)
@@ -529,6 +530,27 @@ func exportedNames(t *testing.T) map[string]bool {
 		require.True(t, time.Now().Before(deadline), "no leader with %d synced followers", n-1)
 		time.Sleep(100 * time.Millisecond)
 	}
+
+	// The per-namespace quota series exist once a quota is set and has
+	// refused a write (hard limit of one node, then a second create).
+	var hosts []string
+	for _, m := range ms {
+		hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", m.clientPort))
+	}
+	zc, _, err := zk.Connect(hosts, 5*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer zc.Close()
+	acl := zk.WorldACL(zk.PermAll)
+	for _, p := range []string{"/q", "/zookeeper/quota/q"} {
+		_, err := zc.Create(p, nil, 0, acl)
+		require.NoError(t, err, p)
+	}
+	_, err = zc.Create("/zookeeper/quota/q/zookeeper_limits", []byte("count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=1"), 0, acl)
+	require.NoError(t, err)
+	_, err = zc.Create("/zookeeper/quota/q/zookeeper_stats", []byte("count=0,bytes=0"), 0, acl)
+	require.NoError(t, err)
+	_, err = zc.Create("/q/a", nil, 0, acl)
+	require.Error(t, err, "QuotaExceeded past countHardLimit")
 
 	names := map[string]bool{}
 	for _, m := range ms {
