@@ -16,6 +16,10 @@ type Loader struct {
 	// than by hashing the parent's path into the map: loading a million
 	// nodes spends most of its time in map lookups otherwise.
 	chain []loaded
+	// acls maps the snapshot's ACL lists (one slice per ACL id, shared by
+	// its nodes) to the tree's shared lists, by identity: no key to build
+	// per node.
+	acls map[*wire.ACL]*aclList
 }
 
 type loaded struct {
@@ -51,7 +55,7 @@ func (l *Loader) Add(path string, data []byte, acl []wire.ACL, stat wire.StatPer
 		if old != nil {
 			// Keep its children set, take the snapshot's content.
 			t.dataSize.Add(int64(len(data) - len(old.data)))
-			old.data, old.acl, old.stat = data, acl, stat
+			old.data, old.acl, old.stat = data, l.acl(acl), stat
 			l.push(path, old)
 			return nil
 		}
@@ -61,7 +65,7 @@ func (l *Loader) Add(path string, data []byte, acl []wire.ACL, stat wire.StatPer
 	if parent == nil {
 		return fmt.Errorf("datatree: load %q: parent %q not loaded before it", path, parentPath)
 	}
-	n := &node{data: data, acl: acl, stat: stat}
+	n := &node{data: data, acl: l.acl(acl), stat: stat}
 	if !t.nodes.putNew(path, n) {
 		return fmt.Errorf("datatree: load %q: node appears twice", path)
 	}
@@ -140,4 +144,20 @@ func (t *Tree) DropEphemeralsExcept(live map[int64]bool, zxid int64) []string {
 		}
 	}
 	return dropped
+}
+
+// acl returns the shared list for a snapshot's ACL slice.
+func (l *Loader) acl(acl []wire.ACL) *aclList {
+	if len(acl) == 0 {
+		return l.t.acls.share(acl)
+	}
+	if a, ok := l.acls[&acl[0]]; ok {
+		return a
+	}
+	a := l.t.acls.share(acl)
+	if l.acls == nil {
+		l.acls = map[*wire.ACL]*aclList{}
+	}
+	l.acls[&acl[0]] = a
+	return a
 }

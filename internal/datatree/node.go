@@ -50,9 +50,12 @@ func TTLOf(owner int64) int64 { return owner & MaxTTL }
 // node is one znode. Its lock guards every field; the children map is
 // replaced, never shared, so it can be handed out under the read lock.
 type node struct {
-	mu       sync.RWMutex
+	// mu is a plain mutex, not an RWMutex: readers hold it for a few
+	// field copies, and the 16 bytes saved keep the node (with acl a
+	// pointer) in a 128-byte allocation instead of a 160-byte one.
+	mu       sync.Mutex
 	data     []byte
-	acl      []wire.ACL // never mutated in place: setACL swaps the slice
+	acl      *aclList // shared between nodes; setACL swaps the pointer
 	stat     wire.StatPersisted
 	children map[string]struct{}
 	// deleted is set when the node leaves the map, so a reader that fetched

@@ -241,17 +241,17 @@ func (t *Tree) quotaCounts(path string, held ...*node) (count, bytes int64) {
 	}
 	own := slices.Contains(held, n)
 	if !own {
-		n.mu.RLock()
+		n.mu.Lock()
 	}
 	if n.deleted {
 		if !own {
-			n.mu.RUnlock()
+			n.mu.Unlock()
 		}
 		return 0, 0
 	}
 	kids, size := n.childList(), len(n.data)
 	if !own {
-		n.mu.RUnlock()
+		n.mu.Unlock()
 	}
 	count, bytes = 1, int64(size)
 	for _, c := range kids {
@@ -358,7 +358,7 @@ func (t *Tree) SetupQuota() {
 			return
 		}
 		kids := n.childList()
-		n.mu.RUnlock()
+		n.mu.Unlock()
 		if len(kids) == 0 {
 			if strings.HasSuffix(path, end) {
 				real := path[len(QuotaPath):strings.Index(path, end)]
@@ -426,7 +426,7 @@ func (t *Tree) QuotaByNamespace() map[string]NamespaceQuota {
 			return
 		}
 		kids, data := n.childList(), n.data
-		n.mu.RUnlock()
+		n.mu.Unlock()
 		if len(kids) > 0 {
 			for _, c := range kids {
 				walk(join(path, c))

@@ -230,9 +230,9 @@ func TestReplaceWithTakesTheOtherTree(t *testing.T) {
 	require.Len(t, tr.SpecialNodes(), 2)
 	_, _, err := tr.GetData("/old", nil)
 	require.ErrorIs(t, err, ErrNoNode)
-	oldNode.mu.RLock()
+	oldNode.mu.Lock()
 	require.True(t, oldNode.deleted, "a reader holding the old node must see it gone")
-	oldNode.mu.RUnlock()
+	oldNode.mu.Unlock()
 	// The tree keeps working: writes apply on top of the adopted content.
 	mustCreate(t, tr, 7, "/p/new", "x")
 	require.EqualValues(t, 7, tr.LastZxid())

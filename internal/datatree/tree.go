@@ -58,11 +58,11 @@ func New(w *watch.Manager) *Tree {
 		special:    map[string]struct{}{},
 		quotas:     map[string]struct{}{},
 	}
-	root := &node{children: map[string]struct{}{"zookeeper": {}}, acl: wire.OpenACLUnsafe}
-	zk := &node{children: map[string]struct{}{"quota": {}, "config": {}}, acl: wire.OpenACLUnsafe}
-	quota := &node{acl: wire.OpenACLUnsafe}
+	root := &node{children: map[string]struct{}{"zookeeper": {}}, acl: openACL}
+	zk := &node{children: map[string]struct{}{"quota": {}, "config": {}}, acl: openACL}
+	quota := &node{acl: openACL}
 	// ZooKeeper gives /zookeeper/config aversion -1 (DataTree.addConfigNode).
-	config := &node{acl: wire.ReadACLUnsafe, stat: wire.StatPersisted{Aversion: -1}}
+	config := &node{acl: readACL, stat: wire.StatPersisted{Aversion: -1}}
 	t.nodes.put(RootPath, root)
 	t.nodes.put(ZooKeeperPath, zk)
 	t.nodes.put(QuotaPath, quota)
@@ -105,9 +105,9 @@ func (t *Tree) lookup(path string) *node {
 	if n == nil {
 		return nil
 	}
-	n.mu.RLock()
+	n.mu.Lock()
 	if n.deleted {
-		n.mu.RUnlock()
+		n.mu.Unlock()
 		return nil
 	}
 	return n
@@ -122,7 +122,7 @@ func (t *Tree) GetData(path string, w watch.Watcher) ([]byte, wire.Stat, error) 
 	if n == nil {
 		return nil, wire.Stat{}, ErrNoNode
 	}
-	defer n.mu.RUnlock()
+	defer n.mu.Unlock()
 	if w != nil {
 		t.watches.Add(watch.Data, path, w, watch.Standard)
 	}
@@ -141,7 +141,7 @@ func (t *Tree) Exists(path string, w watch.Watcher) (wire.Stat, error) {
 	if n == nil {
 		return wire.Stat{}, ErrNoNode
 	}
-	defer n.mu.RUnlock()
+	defer n.mu.Unlock()
 	return n.clientStat(), nil
 }
 
@@ -154,7 +154,7 @@ func (t *Tree) GetChildren(path string, w watch.Watcher) ([]string, wire.Stat, e
 	if n == nil {
 		return nil, wire.Stat{}, ErrNoNode
 	}
-	defer n.mu.RUnlock()
+	defer n.mu.Unlock()
 	if w != nil {
 		t.watches.Add(watch.Child, path, w, watch.Standard)
 	}
@@ -169,8 +169,8 @@ func (t *Tree) GetACL(path string) ([]wire.ACL, wire.Stat, error) {
 	if n == nil {
 		return nil, wire.Stat{}, ErrNoNode
 	}
-	defer n.mu.RUnlock()
-	return n.acl, n.clientStat(), nil
+	defer n.mu.Unlock()
+	return n.acl.get(), n.clientStat(), nil
 }
 
 // Info returns a copy of a node's metadata for the prepare step.
@@ -179,8 +179,8 @@ func (t *Tree) Info(path string) (Info, bool) {
 	if n == nil {
 		return Info{}, false
 	}
-	defer n.mu.RUnlock()
-	return Info{Stat: n.stat, NumChildren: int32(len(n.children)), ACL: n.acl, DataLen: len(n.data)}, true
+	defer n.mu.Unlock()
+	return Info{Stat: n.stat, NumChildren: int32(len(n.children)), ACL: n.acl.get(), DataLen: len(n.data)}, true
 }
 
 // AllChildrenNumber counts every descendant of path (not path itself).
@@ -199,7 +199,7 @@ func (t *Tree) allChildrenNumber(path string) (int, error) {
 		return 0, ErrNoNode
 	}
 	kids := n.childList()
-	n.mu.RUnlock()
+	n.mu.Unlock()
 	total := 0
 	for _, c := range kids {
 		cp := join(path, c)
@@ -293,8 +293,8 @@ func (t *Tree) Walk(fn func(path string, data []byte, acl []wire.ACL, stat wire.
 		if n == nil {
 			return nil
 		}
-		data, acl, stat, kids := n.data, n.acl, n.stat, n.childList()
-		n.mu.RUnlock()
+		data, acl, stat, kids := n.data, n.acl.get(), n.stat, n.childList()
+		n.mu.Unlock()
 		if err := fn(path, data, acl, stat); err != nil {
 			return err
 		}

@@ -59,6 +59,9 @@ func FuzzServerFrames(f *testing.F) {
 		if robustFuzzDir != "" {
 			os.RemoveAll(robustFuzzDir)
 		}
+		// A next run (go test -count=N) starts its own server.
+		robustFuzzOnce = sync.Once{}
+		robustFuzzSrv, robustFuzzDir, robustFuzzAddr, robustFuzzErr = nil, "", "", nil
 	})
 	for _, seed := range robustFuzzSeeds() {
 		f.Add(seed)
