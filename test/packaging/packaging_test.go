@@ -125,8 +125,13 @@ func TestDockerfile(t *testing.T) {
 	var froms, users, volumes []string
 	exposed := map[string]bool{}
 	var makeBuild bool
+	var healthcheck, serverCmd string
 	for _, in := range instrs {
 		switch in.cmd {
+		case "HEALTHCHECK":
+			healthcheck = in.raw
+		case "CMD":
+			serverCmd = in.raw
 		case "FROM":
 			froms = append(froms, in.raw)
 		case "COPY":
@@ -182,6 +187,12 @@ func TestDockerfile(t *testing.T) {
 		require.True(t, exposed[p], "EXPOSE %s", p)
 	}
 	require.Equal(t, []string{"/data"}, volumes)
+	// The HEALTHCHECK asks the client port of the zoo.cfg the server runs
+	// with, not a fixed 2181: a mounted zoo.cfg may use another clientPort.
+	require.Contains(t, serverCmd, `"--config", "/etc/zkd/zoo.cfg"`)
+	require.Contains(t, healthcheck, `"4lw"`)
+	require.Contains(t, healthcheck, `"--config", "/etc/zkd/zoo.cfg", "ruok"`)
+	require.NotContains(t, healthcheck, ":2181")
 
 	// make build is static and trimmed.
 	mk := readFile(t, root, "Makefile")
