@@ -1,7 +1,8 @@
 // Package packaging checks the deployment files: the systemd unit and its
 // example zoo.cfg, the Dockerfile, `make install`, the Grafana dashboard
-// and the Prometheus alerting rules. Docker cannot run here, so the
-// Dockerfile is checked statically; the dashboard and the alerts are
+// and the Prometheus alerting rules. CI has no Docker engine, so the
+// Dockerfile is checked statically here (docker-smoke.sh in this folder
+// builds and runs it where an engine is); the dashboard and the alerts are
 // checked against the metric names a live zkd ensemble exports.
 package packaging
 
