@@ -85,10 +85,11 @@ runtime_image=$(awk '/^FROM/ {img=$2} END {print img}' "$ROOT/Dockerfile")
 make_golang_standin() {
 	local rootfs=$STANDIN_DIR/golang-rootfs goroot
 	goroot=$(go env GOROOT)
-	log "stand-in $golang_image: debootstrap bookworm into $rootfs, Go from $goroot"
-	[ "$(id -u)" = 0 ] || fail "the golang stand-in needs root (debootstrap)"
-	command -v debootstrap >/dev/null || fail "debootstrap not found (apt-get install debootstrap)"
+	log "stand-in $golang_image: bookworm rootfs in $rootfs, Go from $goroot"
 	if [ ! -x "$rootfs/usr/bin/make" ]; then
+		[ "$(id -u)" = 0 ] || fail "the golang stand-in needs root (debootstrap)"
+		command -v debootstrap >/dev/null || fail "debootstrap not found (apt-get install debootstrap)"
+		log "debootstrap bookworm from $MIRROR"
 		rm -rf "$rootfs"
 		mkdir -p "$STANDIN_DIR"
 		debootstrap --variant=minbase --include=make,git,ca-certificates \
