@@ -28,7 +28,11 @@ WORKDIR /data
 VOLUME /data
 # client, quorum, election, AdminServer, Prometheus metrics
 EXPOSE 2181 2888 3888 8080 7000
+# ruok on the client port of /etc/zkd/zoo.cfg, so a mounted zoo.cfg with
+# another clientPort is checked where the server listens (a fixed
+# 127.0.0.1:2181 would fail there, or with --network host ask whatever else
+# listens on 2181).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
-  CMD ["/usr/local/bin/zkd", "4lw", "--timeout", "3s", "127.0.0.1:2181", "ruok"]
+  CMD ["/usr/local/bin/zkd", "4lw", "--timeout", "3s", "--config", "/etc/zkd/zoo.cfg", "ruok"]
 ENTRYPOINT ["/usr/local/bin/zkd"]
 CMD ["server", "--config", "/etc/zkd/zoo.cfg"]

@@ -1,7 +1,8 @@
 // Package packaging checks the deployment files: the systemd unit and its
 // example zoo.cfg, the Dockerfile, `make install`, the Grafana dashboard
-// and the Prometheus alerting rules. Docker cannot run here, so the
-// Dockerfile is checked statically; the dashboard and the alerts are
+// and the Prometheus alerting rules. CI has no Docker engine, so the
+// Dockerfile is checked statically here (docker-smoke.sh in this folder
+// builds and runs it where an engine is); the dashboard and the alerts are
 // checked against the metric names a live zkd ensemble exports.
 package packaging
 
@@ -126,8 +127,13 @@ func TestDockerfile(t *testing.T) {
 	var froms, users, volumes []string
 	exposed := map[string]bool{}
 	var makeBuild bool
+	var healthcheck, serverCmd string
 	for _, in := range instrs {
 		switch in.cmd {
+		case "HEALTHCHECK":
+			healthcheck = in.raw
+		case "CMD":
+			serverCmd = in.raw
 		case "FROM":
 			froms = append(froms, in.raw)
 		case "COPY":
@@ -183,6 +189,12 @@ func TestDockerfile(t *testing.T) {
 		require.True(t, exposed[p], "EXPOSE %s", p)
 	}
 	require.Equal(t, []string{"/data"}, volumes)
+	// The HEALTHCHECK asks the client port of the zoo.cfg the server runs
+	// with, not a fixed 2181: a mounted zoo.cfg may use another clientPort.
+	require.Contains(t, serverCmd, `"--config", "/etc/zkd/zoo.cfg"`)
+	require.Contains(t, healthcheck, `"4lw"`)
+	require.Contains(t, healthcheck, `"--config", "/etc/zkd/zoo.cfg", "ruok"`)
+	require.NotContains(t, healthcheck, ":2181")
 
 	// make build is static and trimmed.
 	mk := readFile(t, root, "Makefile")
