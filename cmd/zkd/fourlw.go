@@ -26,7 +26,9 @@ func fourlwCmd() *cobra.Command {
 			"With --config the address is the zoo.cfg's clientPortAddress:clientPort\n" +
 			"(loopback when it binds all interfaces) and HOST:PORT is left out:\n" +
 			"the container image's HEALTHCHECK uses it, so a mounted zoo.cfg with\n" +
-			"another clientPort is checked on the port it serves.",
+			"another clientPort is checked on the port it serves.\n" +
+			"The exit status is 1 when the server refuses the word (not in its\n" +
+			"4lw.commands.whitelist), after printing its reply.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cfgPath != "" {
 				return cobra.RangeArgs(1, 2)(cmd, args)
@@ -60,12 +62,20 @@ func fourlwCmd() *cobra.Command {
 			} else if len(args) == 2 {
 				return fmt.Errorf("4lw: only stmk takes an argument")
 			}
+			cmd.SilenceUsage = true // errors from here on are about the server
 			reply, err := fourLetterWord(addr, msg, timeout)
 			if err != nil {
 				return err
 			}
-			_, err = cmd.OutOrStdout().Write(reply)
-			return err
+			if _, err = cmd.OutOrStdout().Write(reply); err != nil {
+				return err
+			}
+			// A refused word must not look like an answer: the container's
+			// HEALTHCHECK would call a server healthy that never said imok.
+			if string(reply) == word+notWhitelisted {
+				return fmt.Errorf("4lw: the server did not run %s: add it to 4lw.commands.whitelist", word)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "connect and read timeout")
@@ -93,6 +103,10 @@ func clientAddrFromConfig(path string) (string, error) {
 	}
 	return net.JoinHostPort(host, strconv.Itoa(cfg.ClientPort)), nil
 }
+
+// notWhitelisted ends the reply of a server (ZooKeeper or zkd) to a word
+// its 4lw.commands.whitelist leaves out.
+const notWhitelisted = " is not executed because it is not in the whitelist.\n"
 
 func fourLetterWord(addr string, msg []byte, timeout time.Duration) ([]byte, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)

@@ -45,12 +45,14 @@ func TestFourLW(t *testing.T) {
 		reply   string
 		wantReq []byte
 		wantErr bool
+		refused bool // the server answers, the command fails
 	}{
-		{"ruok", []string{"ruok"}, 4, "imok", []byte("ruok"), false},
-		{"srvr", []string{"srvr"}, 4, "Zookeeper version: x\n", []byte("srvr"), false},
-		{"stmk", []string{"stmk", "7"}, 12, "7", append([]byte("stmk"), 0, 0, 0, 0, 0, 0, 0, 7), false},
-		{"bad word", []string{"toolong"}, 0, "", nil, true},
-		{"stmk without mask", []string{"stmk"}, 0, "", nil, true},
+		{"ruok", []string{"ruok"}, 4, "imok", []byte("ruok"), false, false},
+		{"srvr", []string{"srvr"}, 4, "Zookeeper version: x\n", []byte("srvr"), false, false},
+		{"stmk", []string{"stmk", "7"}, 12, "7", append([]byte("stmk"), 0, 0, 0, 0, 0, 0, 0, 7), false, false},
+		{"bad word", []string{"toolong"}, 0, "", nil, true, false},
+		{"stmk without mask", []string{"stmk"}, 0, "", nil, true, false},
+		{"not whitelisted", []string{"ruok"}, 4, "ruok is not executed because it is not in the whitelist.\n", []byte("ruok"), false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,12 +65,17 @@ func TestFourLW(t *testing.T) {
 			var out bytes.Buffer
 			cmd.SetOut(&out)
 			cmd.SetArgs(append([]string{addr}, tc.args...))
+			cmd.SetErr(io.Discard)
 			err := cmd.Execute()
 			if tc.wantErr {
 				assert.Error(t, err)
 				return
 			}
-			require.NoError(t, err)
+			if tc.refused {
+				require.ErrorContains(t, err, "4lw.commands.whitelist")
+			} else {
+				require.NoError(t, err)
+			}
 			assert.Equal(t, tc.wantReq, <-got)
 			assert.Equal(t, tc.reply, out.String())
 		})
