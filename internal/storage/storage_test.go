@@ -3,7 +3,9 @@ package storage
 import (
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -188,4 +190,52 @@ func TestFollows(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, follows(tc.a, tc.b), "%x -> %x", tc.a, tc.b)
 	}
+}
+
+// A snapshot due while the previous one is still being written is skipped,
+// as ZooKeeper's SyncRequestProcessor ("Too busy to snap, skipping"): the
+// log is rolled, the count starts over, and no snapshot follows as soon as
+// the running one ends.
+func TestSnapshotDueWhileOneRunsIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	tree := datatree.New(nil)
+	var snaps atomic.Int32 // the txns are not applied, so every snapshot is snapshot.0
+	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 10, OnSnapshot: func(time.Duration) { snaps.Add(1) }},
+		tree, func() []snapshot.Session { return nil }, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	files := func(prefix string) []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(dir, prefix+".*"))
+		require.NoError(t, err)
+		return m
+	}
+	zxid := int64(0)
+	appendN := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			zxid++
+			e := &wire.TxnEntry{Header: wire.TxnHeader{ClientID: 1, Zxid: zxid, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 5000}}
+			require.NoError(t, st.Append(e))
+		}
+		require.NoError(t, st.Sync())
+	}
+
+	st.snapMu.Lock() // a snapshot "is being written"
+	appendN(11)      // past any trigger in (5, 10]
+	st.AfterSync()
+	require.Equal(t, 0, st.sinceSnap, "the count starts over")
+	appendN(1)
+	require.Len(t, files("log"), 2, "the log was rolled")
+	st.snapMu.Unlock()
+
+	st.AfterSync()
+	st.wg.Wait()
+	require.Zero(t, snaps.Load(), "the skipped snapshot is not taken late")
+
+	appendN(11)
+	st.AfterSync()
+	st.wg.Wait()
+	require.Equal(t, int32(1), snaps.Load(), "the next one due is taken")
+	require.Len(t, files("snapshot"), 1)
 }
