@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,26 @@ func TestTableShowsMediansRatioAndTarget(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
+	}
+}
+
+// A second run on the same day must not overwrite the first one's files
+// (they may be committed already).
+func TestWriteResultsNeverOverwrites(t *testing.T) {
+	o := options{resultsDir: t.TempDir()}
+	res := &Results{Date: "2026-11-22"}
+	var got []string
+	for i := 0; i < 3; i++ {
+		paths, err := writeResults(o, res, "table")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, filepath.Base(paths[0]), filepath.Base(paths[1]))
+	}
+	want := []string{"compare-2026-11-22.json", "compare-2026-11-22.md",
+		"compare-2026-11-22-2.json", "compare-2026-11-22-2.md",
+		"compare-2026-11-22-3.json", "compare-2026-11-22-3.md"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("files %v, want %v", got, want)
 	}
 }

@@ -85,7 +85,9 @@ func ratioString(r float64) string {
 }
 
 // writeResults writes compare-<date>[-quick].json and .md into the
-// results directory and returns their paths.
+// results directory and returns their paths. A second run on the same day
+// gets -2, -3, ...: results already there (perhaps committed) are never
+// overwritten.
 func writeResults(o options, res *Results, table string) ([]string, error) {
 	if err := os.MkdirAll(o.resultsDir, 0o755); err != nil {
 		return nil, err
@@ -95,6 +97,9 @@ func writeResults(o options, res *Results, table string) ([]string, error) {
 		name += "-quick"
 	}
 	base := filepath.Join(o.resultsDir, name)
+	for n := 2; exists(base+".json") || exists(base+".md"); n++ {
+		base = filepath.Join(o.resultsDir, fmt.Sprintf("%s-%d", name, n))
+	}
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return nil, err
@@ -134,4 +139,9 @@ func markdown(res *Results, table string) string {
 func optionsLine(o map[string]any) string {
 	b, _ := json.Marshal(o)
 	return "`" + string(b) + "`"
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
