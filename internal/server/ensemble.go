@@ -372,7 +372,14 @@ var errRoleEnded = errors.New("ensemble: server stopping")
 // is rebuilt from disk.
 func (s *Server) reload() error {
 	if s.store != nil {
-		if err := s.store.Close(); err != nil {
+		// A fast-forward only moves the tree forward: a background
+		// snapshot may go on meanwhile (the gate keeps the next store from
+		// starting another).
+		closeStore := s.store.CloseLog
+		if s.treeSuspect {
+			closeStore = s.store.Close
+		}
+		if err := closeStore(); err != nil {
 			s.log.Warn("closing the transaction log", zap.Error(err))
 		}
 		s.store = nil
@@ -387,6 +394,8 @@ func (s *Server) reload() error {
 		}
 		s.log.Warn("fast-forwarding the data tree failed; rebuilding it from disk", zap.Error(err))
 	}
+	// The rebuild replaces the tree: a snapshot still walking it ends first.
+	s.snapGate.Wait()
 	rec, err := storage.Recover(s.snapDir(), s.logDir(), s.maxNested(), nil, s.log)
 	if err != nil {
 		return err
@@ -421,6 +430,7 @@ func (s *Server) openStore() error {
 			OnFsync:               s.metrics.ObserveFsync,
 		},
 		OnSnapshot: s.metrics.ObserveSnapshot,
+		Gate:       &s.snapGate,
 	}, s.tree, s.snapshotSessions, s.log)
 	if err != nil {
 		return err

@@ -38,6 +38,9 @@ type Server struct {
 	sessions *session.Tracker
 	// lastNotif is the last notification frame encoded (notification).
 	lastNotif atomic.Pointer[notifFrame]
+	// snapGate is shared by every store this server opens: one snapshot at
+	// a time, including one a closed store left running (reload).
+	snapGate storage.SnapshotGate
 	// pipeP is the write pipeline. An ensemble member starts a fresh one
 	// for every role; pipe() returns the current one.
 	pipeP  atomic.Pointer[pipeline]
@@ -349,6 +352,7 @@ func (s *Server) Stop() {
 				s.log.Warn("closing the transaction log", zap.Error(err))
 			}
 		}
+		s.snapGate.Wait() // one a closed store left running, if any
 		s.log.Info("server stopped")
 	})
 }

@@ -221,21 +221,51 @@ func TestSnapshotDueWhileOneRunsIsSkipped(t *testing.T) {
 		require.NoError(t, st.Sync())
 	}
 
-	st.snapMu.Lock() // a snapshot "is being written"
+	st.gate.mu.Lock() // a snapshot "is being written"
 	appendN(11)      // past any trigger in (5, 10]
 	st.AfterSync()
 	require.Equal(t, 0, st.sinceSnap, "the count starts over")
 	appendN(1)
 	require.Len(t, files("log"), 2, "the log was rolled")
-	st.snapMu.Unlock()
+	st.gate.mu.Unlock()
 
 	st.AfterSync()
-	st.wg.Wait()
+	st.gate.Wait()
 	require.Zero(t, snaps.Load(), "the skipped snapshot is not taken late")
 
 	appendN(11)
 	st.AfterSync()
-	st.wg.Wait()
+	st.gate.Wait()
 	require.Equal(t, int32(1), snaps.Load(), "the next one due is taken")
 	require.Len(t, files("snapshot"), 1)
+}
+
+// CloseLog leaves a running snapshot alone; the next store on the same
+// gate does not start another while it runs, and Close waits for it.
+func TestCloseLogLeavesTheSnapshotToTheGate(t *testing.T) {
+	dir := t.TempDir()
+	var gate SnapshotGate
+	open := func() *Store {
+		st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 10, Gate: &gate},
+			datatree.New(nil), func() []snapshot.Session { return nil }, nil)
+		require.NoError(t, err)
+		return st
+	}
+	old := open()
+	gate.mu.Lock() // the old store's snapshot "is being written"
+	gate.wg.Add(1)
+	require.NoError(t, old.CloseLog(), "does not wait for the snapshot")
+
+	next := open()
+	next.SnapshotInBackground() // no-op: the gate is held
+	done := make(chan struct{})
+	go func() { _ = next.Close(); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("Close returned while a snapshot was running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	gate.mu.Unlock()
+	gate.wg.Done() // the snapshot ends
+	<-done
 }
