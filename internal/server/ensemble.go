@@ -266,6 +266,7 @@ func (p *peer) lookForLeader(ctx context.Context) *election.Decision {
 	}
 	out := e.Start(nowMs())
 	p.electMu.Unlock()
+	p.dropStaleReports()
 	p.send(out)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -294,6 +295,33 @@ func (p *peer) lookForLeader(ctx context.Context) *election.Decision {
 		p.send(out)
 		if d != nil {
 			return d
+		}
+	}
+}
+
+// dropStaleReports empties the election inbox of FOLLOWING/LEADING reports
+// left from the last election (answers that came after it decided). Their
+// leader may be the one that just died: read by this round, with the other
+// members' old FOLLOWING reports they made a quorum for it, and the member
+// followed a dead leader until initLimit ran out (seen in
+// TestRepeatedLeaderKills). Live decided members answer this round's
+// notifications again, so nothing is lost; LOOKING votes stay queued.
+func (p *peer) dropStaleReports() {
+	var keep []election.Notification
+	for drained := false; !drained; {
+		select {
+		case n := <-p.looking:
+			if n.State == election.Looking {
+				keep = append(keep, n)
+			}
+		default:
+			drained = true
+		}
+	}
+	for _, n := range keep {
+		select {
+		case p.looking <- n:
+		default: // the election re-sends; dropping under overload is safe
 		}
 	}
 }

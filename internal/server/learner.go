@@ -165,6 +165,9 @@ func (l *learner) do(a zab.LearnerAction, newEpoch int64) error {
 		return s.reload()
 	case zab.ActLoadSnapshot:
 		s.treeSuspect = true // until the snapshot is in and the log cut to it
+		// A background snapshot an earlier role left running must not walk
+		// the tree while it is replaced (it would write a mix of both).
+		s.snapGate.Wait()
 		s.tree.Reset()
 		sessions, err := snapshot.ReadStream(l.q.br, s.tree, s.maxNested())
 		if err != nil {

@@ -170,7 +170,7 @@ func requireAckedEverywhere(t *testing.T, e *harness.Ensemble, root string, acke
 	for _, id := range ids {
 		c := connect(t, e.Member(id).ClientAddr)
 		_, err := c.Sync(root)
-		require.NoError(t, err, "sync on member %d", id)
+		require.NoError(t, err, "sync on member %d\n%s", id, e.Logs())
 		kids, _, err := c.Children(root)
 		require.NoError(t, err, "children on member %d", id)
 		have := make(map[string]bool, len(kids))
