@@ -63,7 +63,7 @@ func TestPurgeNeverKeepsFewerThanThree(t *testing.T) {
 func TestRecoverReplaysLogAndSessions(t *testing.T) {
 	dir := t.TempDir()
 	tree := datatree.New(nil)
-	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 1000}, tree, func() []snapshot.Session { return nil }, nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 1000}, tree, noSessions, nil)
 	require.NoError(t, err)
 	_, err = st.Snapshot()
 	require.NoError(t, err)
@@ -95,7 +95,7 @@ func TestRecoverReplaysLogAndSessions(t *testing.T) {
 // A log with no snapshot is an incomplete history: refuse to start.
 func TestRecoverRefusesLogsWithoutSnapshot(t *testing.T) {
 	dir := t.TempDir()
-	st, err := Open(Options{SnapDir: dir, LogDir: dir}, datatree.New(nil), func() []snapshot.Session { return nil }, nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir}, datatree.New(nil), noSessions, nil)
 	require.NoError(t, err)
 	require.NoError(t, st.Append(&wire.TxnEntry{Header: wire.TxnHeader{Zxid: 1, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 1}}))
 	require.NoError(t, st.Sync())
@@ -107,7 +107,7 @@ func TestRecoverRefusesLogsWithoutSnapshot(t *testing.T) {
 // Missing txns between the snapshot and the log are a gap: refuse.
 func TestRecoverDetectsAGap(t *testing.T) {
 	dir := t.TempDir()
-	st, err := Open(Options{SnapDir: dir, LogDir: dir}, datatree.New(nil), func() []snapshot.Session { return nil }, nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir}, datatree.New(nil), noSessions, nil)
 	require.NoError(t, err)
 	_, err = st.Snapshot()
 	require.NoError(t, err)
@@ -123,7 +123,7 @@ func TestRecoverDetectsAGap(t *testing.T) {
 func TestFastForwardAppliesTheLoggedTail(t *testing.T) {
 	dir := t.TempDir()
 	tree := datatree.New(nil)
-	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 1000}, tree, func() []snapshot.Session { return nil }, nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 1000}, tree, noSessions, nil)
 	require.NoError(t, err)
 	_, err = st.Snapshot()
 	require.NoError(t, err)
@@ -170,7 +170,7 @@ func TestFastForwardAppliesTheLoggedTail(t *testing.T) {
 func TestFastForwardRefusesAGap(t *testing.T) {
 	dir := t.TempDir()
 	tree := datatree.New(nil)
-	st, err := Open(Options{SnapDir: dir, LogDir: dir}, tree, func() []snapshot.Session { return nil }, nil)
+	st, err := Open(Options{SnapDir: dir, LogDir: dir}, tree, noSessions, nil)
 	require.NoError(t, err)
 	require.NoError(t, st.Append(&wire.TxnEntry{Header: wire.TxnHeader{Zxid: 5, Type: wire.OpCreateSession}, Txn: &wire.CreateSessionTxn{TimeOut: 1}}))
 	require.NoError(t, st.Sync())
@@ -201,7 +201,7 @@ func TestSnapshotDueWhileOneRunsIsSkipped(t *testing.T) {
 	tree := datatree.New(nil)
 	var snaps atomic.Int32 // the txns are not applied, so every snapshot is snapshot.0
 	st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 10, OnSnapshot: func(time.Duration) { snaps.Add(1) }},
-		tree, func() []snapshot.Session { return nil }, nil)
+		tree, noSessions, nil)
 	require.NoError(t, err)
 	defer st.Close()
 	files := func(prefix string) []string {
@@ -222,7 +222,7 @@ func TestSnapshotDueWhileOneRunsIsSkipped(t *testing.T) {
 	}
 
 	st.gate.mu.Lock() // a snapshot "is being written"
-	appendN(11)      // past any trigger in (5, 10]
+	appendN(11)       // past any trigger in (5, 10]
 	st.AfterSync()
 	require.Equal(t, 0, st.sinceSnap, "the count starts over")
 	appendN(1)
@@ -247,7 +247,7 @@ func TestCloseLogLeavesTheSnapshotToTheGate(t *testing.T) {
 	var gate SnapshotGate
 	open := func() *Store {
 		st, err := Open(Options{SnapDir: dir, LogDir: dir, SnapCount: 10, Gate: &gate},
-			datatree.New(nil), func() []snapshot.Session { return nil }, nil)
+			datatree.New(nil), noSessions, nil)
 		require.NoError(t, err)
 		return st
 	}
@@ -269,3 +269,6 @@ func TestCloseLogLeavesTheSnapshotToTheGate(t *testing.T) {
 	gate.wg.Done() // the snapshot ends
 	<-done
 }
+
+// noSessions is the session list of a store whose tests have none.
+func noSessions() []snapshot.Session { return nil }

@@ -142,14 +142,7 @@ func (s *Store) AfterSync() {
 		s.lg.Warn("too busy to snapshot (the previous one is still being written), skipping")
 		return
 	}
-	s.gate.wg.Add(1)
-	go func() {
-		defer s.gate.wg.Done()
-		defer s.gate.mu.Unlock()
-		if _, err := s.snapshotLocked(); err != nil {
-			s.lg.Error("background snapshot failed", zap.Error(err))
-		}
-	}()
+	s.snapshotInBackgroundLocked()
 }
 
 // NoteReplayed counts n txns that recovery replayed from the log onto the
@@ -166,12 +159,19 @@ func (s *Store) SnapshotInBackground() {
 		return
 	}
 	s.resetTrigger()
+	s.snapshotInBackgroundLocked()
+}
+
+// snapshotInBackgroundLocked writes a snapshot on its own goroutine. The
+// caller holds the gate; the goroutine releases it when done, and the
+// gate's Wait covers it.
+func (s *Store) snapshotInBackgroundLocked() {
 	s.gate.wg.Add(1)
 	go func() {
 		defer s.gate.wg.Done()
 		defer s.gate.mu.Unlock()
 		if _, err := s.snapshotLocked(); err != nil {
-			s.lg.Error("snapshot failed", zap.Error(err))
+			s.lg.Error("background snapshot failed", zap.Error(err))
 		}
 	}()
 }
