@@ -290,7 +290,17 @@ func (p *peer) lookForLeader(ctx context.Context) *election.Decision {
 			e.SetReachable(p.reachableVoters())
 			out, d = e.Tick(nowMs())
 			p.electMu.Unlock()
-			p.net.ConnectAll()
+			// Peers are dialed when a notification times out and is sent
+			// again (Send dials a peer without a connection), as Java's
+			// FLE does, with the notification timeout's backoff. Dialing
+			// every tick made a smaller sid keep dialing a larger one
+			// while that one was dialing back: each dial closed the
+			// larger sid's fresh connection (the challenge rule), and the
+			// two members could re-establish their connection every
+			// 50 ms instead of electing.
+			if len(out) > 0 {
+				p.net.ConnectAll()
+			}
 		}
 		p.send(out)
 		if d != nil {
