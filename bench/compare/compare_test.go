@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,5 +212,40 @@ func TestWriteResultsNeverOverwrites(t *testing.T) {
 		"compare-2026-11-22-3.json", "compare-2026-11-22-3.md"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("files %v, want %v", got, want)
+	}
+}
+
+func TestIdleWait(t *testing.T) {
+	w := idleWait{window: time.Millisecond, idle: 0.05, max: 50 * time.Millisecond}
+	busyFor := func(windows int) func() time.Duration {
+		var used time.Duration
+		calls := 0
+		return func() time.Duration {
+			calls++
+			if calls <= windows+1 {
+				used += time.Millisecond // a whole CPU over the window
+			}
+			return used
+		}
+	}
+	tests := []struct {
+		name     string
+		cpu      func() time.Duration
+		wantIdle bool
+	}{
+		{"idle at once", busyFor(0), true},
+		{"busy for three windows, then idle", busyFor(3), true},
+		{"never idle: gives up", busyFor(1 << 30), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			waited, idle := w.wait(context.Background(), tc.cpu)
+			if idle != tc.wantIdle {
+				t.Fatalf("idle = %v after %v, want %v", idle, waited, tc.wantIdle)
+			}
+			if !idle && waited < w.max {
+				t.Fatalf("gave up after %v, before max %v", waited, w.max)
+			}
+		})
 	}
 }

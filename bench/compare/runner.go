@@ -118,6 +118,8 @@ func newRunner(o options, work string, figs []Figure) *runner {
 			"tickTime": o.timing.TickTime, "initLimit": o.timing.InitLimit, "syncLimit": o.timing.SyncLimit,
 			"forceSync": "yes (default)", "sessions_x_inflight": "64x8 for setdata/getdata, the tool's defaults otherwise",
 			"order": "per round and workload: ZooKeeper, then zkd; both deployments of a topology run during its runs",
+			"idle_wait": fmt.Sprintf("before each run, until the other deployment uses under %.0f%% of a CPU over %v (at most %v)",
+				100*defaultIdleWait.idle, defaultIdleWait.window, defaultIdleWait.max),
 		},
 	}
 	r.tool = LoadTool{Bin: o.benchBin, Log: func(s string) { r.res.Commands = append(r.res.Commands, s) }}
@@ -267,6 +269,7 @@ func (r *runner) loadRuns(ctx context.Context, round int, dir string, topo Topol
 			// The round's setData throughput figure was not selected:
 			// measure ZooKeeper's saturation anyway.
 			sat := Figure{ID: "e3.setdata", Workload: "setdata", Args: sessionArgs, Metric: OpsPerSec, Long: true, Topology: Ensemble}
+			r.waitIdle(ctx, clusters, zookeeper)
 			s := r.loadRun(ctx, round, sat, clusters[zookeeper], 0)
 			if err := ctx.Err(); err != nil {
 				return err
@@ -290,6 +293,7 @@ func (r *runner) loadRuns(ctx context.Context, round int, dir string, topo Topol
 			}
 		}
 		for _, server := range serverOrder {
+			r.waitIdle(ctx, clusters, server)
 			s := r.loadRun(ctx, round, f, clusters[server], rate)
 			if err := ctx.Err(); err != nil {
 				return err
@@ -304,6 +308,23 @@ func (r *runner) loadRuns(ctx context.Context, round int, dir string, topo Topol
 		}
 	}
 	return nil
+}
+
+// waitIdle holds the next run against server until the other deployment
+// has gone idle (idleWait), and says so when that took a while.
+func (r *runner) waitIdle(ctx context.Context, clusters map[string]*servers.Cluster, server string) {
+	for other, c := range clusters {
+		if other == server {
+			continue
+		}
+		waited, idle := defaultIdleWait.wait(ctx, c.CPUTime)
+		switch {
+		case !idle && ctx.Err() == nil:
+			fmt.Printf("  note: %s still busy after %.0fs; measuring %s anyway\n", other, waited.Seconds(), server)
+		case waited > time.Second:
+			fmt.Printf("  (waited %.1fs for %s to go idle)\n", waited.Seconds(), other)
+		}
+	}
 }
 
 // loadRun runs the load tool once for figure f against c.

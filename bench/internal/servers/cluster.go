@@ -183,6 +183,19 @@ func (c *Cluster) RSS() (int64, error) {
 	return sum, nil
 }
 
+// CPUTime is the CPU time the running members have used so far.
+func (c *Cluster) CPUTime() time.Duration {
+	var sum time.Duration
+	for _, m := range c.Members {
+		if p := m.Proc(); p != nil && p.Alive() {
+			if d, err := CPUTime(p.PID()); err == nil {
+				sum += d
+			}
+		}
+	}
+	return sum
+}
+
 // Logs returns the log tails of the members, for error messages.
 func (c *Cluster) Logs(max int) string {
 	var b strings.Builder

@@ -140,6 +140,36 @@ func VmRSS(pid int) (int64, error) {
 	return 0, errors.New("servers: no VmRSS in /proc/" + strconv.Itoa(pid) + "/status")
 }
 
+// userHZ is the unit of the CPU times in /proc/PID/stat (USER_HZ, 100 on
+// every Linux architecture the harness runs on).
+const userHZ = 100
+
+// CPUTime reads the user plus system CPU time pid has used so far from
+// /proc/PID/stat (fields 14 and 15).
+func CPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis (field 3 onwards).
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("servers: malformed /proc/" + strconv.Itoa(pid) + "/stat")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("servers: short /proc/" + strconv.Itoa(pid) + "/stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("servers: /proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * time.Second / userHZ, nil
+}
+
 // FourLetterWord sends a four-letter word and returns the whole reply.
 func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
 	return loopback.FourLetterWord(addr, word, timeout)
