@@ -351,20 +351,30 @@ func (t *Tree) SetupQuota() {
 	t.quotas = map[string]struct{}{}
 	t.quotaMu.Unlock()
 	const end = "/" + QuotaLimitNode
+	t.quotaLeaves(func(path string, _ []byte) {
+		if strings.HasSuffix(path, end) {
+			real := path[len(QuotaPath):strings.Index(path, end)]
+			t.recountQuota(real)
+			t.addQuota(real)
+		}
+	})
+}
+
+// quotaLeaves calls visit with the path and data of every leaf of the
+// /zookeeper/quota subtree, depth first: ZooKeeper's setupQuota and
+// QuotaMetricsUtils both look at leaves only. No node lock is held during
+// visit; data is the node's current slice, which writes replace, never edit.
+func (t *Tree) quotaLeaves(visit func(path string, data []byte)) {
 	var walk func(path string)
 	walk = func(path string) {
 		n := t.lookup(path)
 		if n == nil {
 			return
 		}
-		kids := n.childList()
+		kids, data := n.childList(), n.data
 		n.mu.Unlock()
 		if len(kids) == 0 {
-			if strings.HasSuffix(path, end) {
-				real := path[len(QuotaPath):strings.Index(path, end)]
-				t.recountQuota(real)
-				t.addQuota(real)
-			}
+			visit(path, data)
 			return
 		}
 		for _, c := range kids {
@@ -419,20 +429,7 @@ func (t *Tree) QuotaByNamespace() map[string]NamespaceQuota {
 	t.multiMu.RLock()
 	defer t.multiMu.RUnlock()
 	out := map[string]NamespaceQuota{}
-	var walk func(path string)
-	walk = func(path string) {
-		n := t.lookup(path)
-		if n == nil {
-			return
-		}
-		kids, data := n.childList(), n.data
-		n.mu.Unlock()
-		if len(kids) > 0 {
-			for _, c := range kids {
-				walk(join(path, c))
-			}
-			return
-		}
+	t.quotaLeaves(func(path string, data []byte) {
 		limits := strings.HasSuffix(path, "/"+QuotaLimitNode)
 		if !limits && !strings.HasSuffix(path, "/"+QuotaStatNode) {
 			return
@@ -456,8 +453,7 @@ func (t *Tree) QuotaByNamespace() map[string]NamespaceQuota {
 			q.BytesUsage += st.Bytes()
 		}
 		out[ns] = q
-	}
-	walk(QuotaPath)
+	})
 	return out
 }
 

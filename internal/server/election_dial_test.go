@@ -3,8 +3,6 @@ package server_test
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,10 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 
-	"github.com/zkd/zkd/internal/config"
-	"github.com/zkd/zkd/internal/server"
 	"github.com/zkd/zkd/test/harness"
 )
 
@@ -75,15 +70,7 @@ func TestLookingMemberDialsPeersWithBackoff(t *testing.T) {
 		require.NoError(t, err)
 		fmt.Fprintf(&servers, "server.%d=127.0.0.1:%d:%d\n", i+2, q, p.port())
 	}
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "myid"), []byte("1\n"), 0o644))
-	text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\npreAllocSize=64\n%s",
-		dir, ln.Addr().(*net.TCPAddr).Port, servers.String())
-	cfg, err := config.Parse(strings.NewReader(text), "zoo1.cfg")
-	require.NoError(t, err)
-	srv, err := server.New(cfg, zap.NewNop())
-	require.NoError(t, err)
-	require.NoError(t, srv.Serve(ln))
+	srv := serveMember(t, 1, ln, servers.String(), "")
 	time.Sleep(1500 * time.Millisecond)
 	srv.Stop()
 	// The first notifications, then re-sends after 0.2, 0.4 and 0.8 s of

@@ -50,21 +50,30 @@ func startEnsemble(t *testing.T, n int) []*ensMember {
 	}
 	ms := make([]*ensMember, n)
 	for i, ln := range lns {
-		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644))
-		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"+
-			"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=0\npreAllocSize=64\n"+
-			"zkd.metrics.enabled=true\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=0\n4lw.commands.whitelist=*\n%s",
-			dir, ln.Addr().(*net.TCPAddr).Port, servers.String())
-		cfg, err := config.Parse(strings.NewReader(text), fmt.Sprintf("zoo%d.cfg", i+1))
-		require.NoError(t, err)
-		srv, err := server.New(cfg, zap.NewNop())
-		require.NoError(t, err)
-		require.NoError(t, srv.Serve(ln))
-		t.Cleanup(srv.Stop)
+		srv := serveMember(t, i+1, ln, servers.String(),
+			"admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=0\n"+
+				"zkd.metrics.enabled=true\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=0\n4lw.commands.whitelist=*\n")
 		ms[i] = &ensMember{id: i + 1, srv: srv, addr: ln.Addr().String()}
 	}
 	return ms
+}
+
+// serveMember runs ensemble member id on the client listener ln, in a
+// data directory of its own with its myid: tickTime 200, the servers lines
+// given, and extra zoo.cfg lines. The test's cleanup stops it.
+func serveMember(t *testing.T, id int, ln net.Listener, servers, extra string) *server.Server {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644))
+	text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\npreAllocSize=64\n%s%s",
+		dir, ln.Addr().(*net.TCPAddr).Port, extra, servers)
+	cfg, err := config.Parse(strings.NewReader(text), fmt.Sprintf("zoo%d.cfg", id))
+	require.NoError(t, err)
+	srv, err := server.New(cfg, zap.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, srv.Serve(ln))
+	t.Cleanup(srv.Stop)
+	return srv
 }
 
 var httpc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
