@@ -249,3 +249,25 @@ func TestIdleWait(t *testing.T) {
 		})
 	}
 }
+
+func TestWarmUpChunks(t *testing.T) {
+	tests := []struct {
+		total     time.Duration
+		workload  string
+		wantN     int
+		wantChunk time.Duration
+	}{
+		{0, "setdata", 0, 0},
+		{25 * time.Second, "setdata", 5, 5 * time.Second},
+		{12 * time.Second, "connect", 3, 4 * time.Second},
+		{3 * time.Second, "create", 1, 3 * time.Second},
+		{5 * time.Second, "watch", 3, 0},
+		{0, "watch", 0, 0},
+	}
+	for _, tc := range tests {
+		n, chunk := warmUpChunks(tc.total, tc.workload)
+		if n != tc.wantN || chunk != tc.wantChunk {
+			t.Errorf("warmUpChunks(%v, %s) = %d x %v, want %d x %v", tc.total, tc.workload, n, chunk, tc.wantN, tc.wantChunk)
+		}
+	}
+}

@@ -40,13 +40,17 @@ type options struct {
 	infoDuration time.Duration // runs of figures for information
 	warmup       time.Duration
 	infoWarmup   time.Duration
-	znodes       int
-	watchers     int
-	watchRounds  int
-	fsyncCount   int
-	timing       servers.Timing
-	zkLog        bool
-	zkXmx        string
+	// serverWarmup and infoServerWarmup: unmeasured load of each
+	// workload on fresh deployments, before the first round (warmUp).
+	serverWarmup     time.Duration
+	infoServerWarmup time.Duration
+	znodes           int
+	watchers         int
+	watchRounds      int
+	fsyncCount       int
+	timing           servers.Timing
+	zkLog            bool
+	zkXmx            string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -65,6 +69,8 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.infoDuration, "info-duration", 3*time.Second, "measured time of a run, figures for information")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before a run with a target")
 	fs.DurationVar(&o.infoWarmup, "info-warmup", time.Second, "unmeasured warm-up before a run for information")
+	fs.DurationVar(&o.serverWarmup, "server-warmup", 30*time.Second, "unmeasured load of each workload with a target on the fresh deployments, before the first round (ZooKeeper's JIT; 0: none)")
+	fs.DurationVar(&o.infoServerWarmup, "info-server-warmup", 5*time.Second, "the same for each workload for information (and three watch runs when not 0)")
 	fs.IntVar(&o.znodes, "znodes", 1000000, "znodes of 100 bytes filled for memory, snapshot and restart")
 	fs.IntVar(&o.watchers, "watchers", 1000, "watchers of the fan-out figure")
 	fs.IntVar(&o.watchRounds, "watch-rounds", 20, "notifications per watch run (the tool's --rounds)")
@@ -84,15 +90,17 @@ func parseFlags(args []string) (options, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		quick := map[string]func(){
-			"rounds":        func() { o.rounds = 2 },
-			"duration":      func() { o.duration = 2 * time.Second },
-			"info-duration": func() { o.infoDuration = time.Second },
-			"warmup":        func() { o.warmup = 500 * time.Millisecond },
-			"info-warmup":   func() { o.infoWarmup = 200 * time.Millisecond },
-			"znodes":        func() { o.znodes = 100000 },
-			"watchers":      func() { o.watchers = 200 },
-			"watch-rounds":  func() { o.watchRounds = 5 },
-			"fsync-count":   func() { o.fsyncCount = 200 },
+			"rounds":             func() { o.rounds = 2 },
+			"duration":           func() { o.duration = 2 * time.Second },
+			"info-duration":      func() { o.infoDuration = time.Second },
+			"warmup":             func() { o.warmup = 500 * time.Millisecond },
+			"info-warmup":        func() { o.infoWarmup = 200 * time.Millisecond },
+			"server-warmup":      func() { o.serverWarmup = 2 * time.Second },
+			"info-server-warmup": func() { o.infoServerWarmup = time.Second },
+			"znodes":             func() { o.znodes = 100000 },
+			"watchers":           func() { o.watchers = 200 },
+			"watch-rounds":       func() { o.watchRounds = 5 },
+			"fsync-count":        func() { o.fsyncCount = 200 },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -166,8 +174,8 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("machine: %d CPUs (%s), %.1f GiB RAM, kernel %s, %s, %s on %s; load %s\n",
 		r.res.Machine.NumCPU, r.res.Machine.CPUModel, float64(r.res.Machine.MemTotalBytes)/(1<<30), r.res.Machine.Kernel,
 		r.res.Machine.Java, r.res.Machine.GoVersion, r.res.Machine.FileSystem, r.res.Machine.LoadAvgStart)
-	fmt.Printf("%d figures x %d rounds (lifecycle in %d); runs of %v (+%v warm-up) with a target, %v (+%v) for information; %d znodes; tickTime=%d initLimit=%d syncLimit=%d; ZooKeeper heap: %s\n",
-		len(figs), o.rounds, o.lifeRounds, o.duration, o.warmup, o.infoDuration, o.infoWarmup, o.znodes,
+	fmt.Printf("%d figures x %d rounds (lifecycle in %d); runs of %v (+%v warm-up) with a target, %v (+%v) for information, after %v (%v) of server warm-up per workload; %d znodes; tickTime=%d initLimit=%d syncLimit=%d; ZooKeeper heap: %s\n",
+		len(figs), o.rounds, o.lifeRounds, o.duration, o.warmup, o.infoDuration, o.infoWarmup, o.serverWarmup, o.infoServerWarmup, o.znodes,
 		o.timing.TickTime, o.timing.InitLimit, o.timing.SyncLimit, r.specs[zookeeper].Heap)
 	fmt.Printf("estimated time: %v\n", estimate(o, figs).Round(time.Minute))
 
@@ -193,11 +201,17 @@ func run(ctx context.Context, o options) error {
 }
 
 // estimate is a rough duration of the run: each load run costs its
-// warm-up and duration plus session set-up; the lifecycle costs what a
-// fill at a few thousand creates/s and two restarts take.
+// warm-up and duration plus session set-up; each topology's deployments
+// start once and get the server warm-up; the lifecycle costs what a fill
+// at a few thousand creates/s and two restarts take.
 func estimate(o options, figs []Figure) time.Duration {
-	var per, life time.Duration
+	var per, warm, life time.Duration
+	topologies := map[Topology]bool{}
+	workloads := map[string]bool{}
 	for _, f := range figs {
+		if f.Kind != Lifecycle {
+			topologies[f.Topology] = true
+		}
 		switch {
 		case f.Kind == Lifecycle:
 			// A 3-node fill at ~10,000 creates/s (ZooKeeper on 2 cores),
@@ -210,7 +224,20 @@ func estimate(o options, figs []Figure) time.Duration {
 		default:
 			per += 2 * (o.infoDuration + o.infoWarmup + 1500*time.Millisecond)
 		}
+		key := f.Topology.String() + " " + f.Workload
+		if f.Kind == LoadRun && !workloads[key] {
+			workloads[key] = true
+			total := o.infoServerWarmup
+			if f.Long {
+				total = o.serverWarmup
+			}
+			n, chunk := warmUpChunks(total, f.Workload)
+			if f.Workload == "watch" {
+				chunk = 15 * time.Second
+			}
+			warm += 2 * time.Duration(n) * (chunk + 1500*time.Millisecond)
+		}
 	}
-	per += 4 * 5 * time.Second // deployments started per round
-	return time.Duration(o.rounds)*per + time.Duration(o.lifeRounds)*life
+	warm += time.Duration(len(topologies)) * 2 * 5 * time.Second // deployments started
+	return time.Duration(o.rounds)*per + warm + time.Duration(o.lifeRounds)*life
 }

@@ -133,6 +133,45 @@ func markdown(res *Results, table string) string {
 	fmt.Fprintf(&b, "- options: %s\n\n", optionsLine(res.Options))
 	b.WriteString("```\n" + table + "```\n\n")
 	b.WriteString("Medians over the rounds; ratio = zkd / ZooKeeper. Raw samples and the commands run are in the JSON file of the same name.\n")
+	if rounds := samplesTable(res); rounds != "" {
+		b.WriteString("\nPer figure: the unmeasured warm-up runs before the first round (oldest first), then each round's sample.\n\n```\n" + rounds + "```\n")
+	}
+	return b.String()
+}
+
+// samplesTable lists, per figure with load runs, each server's warm-up
+// figures and round samples, so a reader sees whether a server had
+// settled before it was measured.
+func samplesTable(res *Results) string {
+	var b strings.Builder
+	short := func(v float64) string {
+		if v >= 1000 {
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	list := func(xs []Sample) string {
+		var out []string
+		for _, x := range xs {
+			if x.Error != "" {
+				out = append(out, "failed")
+				continue
+			}
+			out = append(out, short(x.Value))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, f := range res.Figures {
+		if len(f.Zkd.Warmup)+len(f.ZooKeeper.Warmup) == 0 && f.Workload == "" {
+			continue // lifecycle figures: one sample a round
+		}
+		for _, side := range []struct {
+			name string
+			s    Side
+		}{{"ZooKeeper", f.ZooKeeper}, {"zkd", f.Zkd}} {
+			fmt.Fprintf(&b, "%-48s %-9s warm-up [%s]  rounds [%s] %s\n", f.Title+", "+f.Topology, side.name, list(side.s.Warmup), list(side.s.Samples), f.Unit)
+		}
+	}
 	return b.String()
 }
 
