@@ -101,6 +101,9 @@ type pipe struct {
 	// dead is closed by the reader when the connection failed.
 	dead     chan struct{}
 	lastSend time.Time
+	// firstSend is when the open-loop schedule of this session begins:
+	// the sessions' schedules are staggered over one interval.
+	firstSend time.Time
 }
 
 // runPhase runs ph over conns and returns each session's stats. It returns
@@ -108,20 +111,23 @@ type pipe struct {
 // lost its connection.
 func runPhase(ctx context.Context, conns []*conn, ph *phase, stats []*sessionStats) {
 	var wg sync.WaitGroup
+	origin := time.Now()
+	live := liveRanks(conns)
 	for i, c := range conns {
 		if c == nil {
 			continue
 		}
 		p := &pipe{
-			c:       c,
-			gen:     ph.gen(i),
-			ph:      ph,
-			stats:   stats[i],
-			slots:   make(chan struct{}, ph.window),
-			pend:    make(chan pending, ph.window+1),
-			follow:  make(chan followUp, ph.window),
-			pingOut: make(chan struct{}, 1),
-			dead:    make(chan struct{}),
+			firstSend: origin.Add(staggered(ph.interval, live.rank[i], live.n)),
+			c:         c,
+			gen:       ph.gen(i),
+			ph:        ph,
+			stats:     stats[i],
+			slots:     make(chan struct{}, ph.window),
+			pend:      make(chan pending, ph.window+1),
+			follow:    make(chan followUp, ph.window),
+			pingOut:   make(chan struct{}, 1),
+			dead:      make(chan struct{}),
 		}
 		wg.Add(2)
 		go func() { defer wg.Done(); p.write(ctx, ph.quota(i)) }()
@@ -133,6 +139,19 @@ func runPhase(ctx context.Context, conns []*conn, ph *phase, stats []*sessionSta
 			_ = c.nc.SetReadDeadline(time.Time{})
 		}
 	}
+}
+
+// staggered is the offset of the rank-th of n sessions' open-loop
+// schedule: spread evenly over one interval. Without it every session
+// sent at the same instants, n requests in one burst each interval, and
+// the latency of an open-loop run measured the burst's queueing (setData
+// at 500 ops/s over 64 sessions: p50 4.1 ms, against 1.3 ms for one
+// session at the same rate).
+func staggered(interval time.Duration, rank, n int) time.Duration {
+	if interval <= 0 || n <= 0 || rank <= 0 {
+		return 0
+	}
+	return time.Duration(int64(interval) * int64(rank) / int64(n))
 }
 
 // send encodes one request straight into the bufio.Writer's free space
@@ -184,7 +203,7 @@ func (p *pipe) write(ctx context.Context, quota int64) {
 	}
 	// The open-loop schedule starts at a per-session offset so sessions
 	// do not send in lockstep.
-	next := time.Now()
+	next := p.firstSend
 	var err error
 	fail := func(e error) bool {
 		if e != nil && err == nil {
