@@ -214,9 +214,9 @@ func estimate(o options, figs []Figure) time.Duration {
 		}
 		switch {
 		case f.Kind == Lifecycle:
-			// A 3-node fill at ~10,000 creates/s (ZooKeeper on 2 cores),
+			// A 3-node fill at ~14,000 creates/s (both servers on 2 cores, compare-2026-11-22-9),
 			// restarts and failover, for both servers.
-			life = 2 * (time.Duration(o.znodes)*time.Second/10000 + 30*time.Second)
+			life = 2 * (time.Duration(o.znodes)*time.Second/14000 + 30*time.Second)
 		case f.Workload == "watch":
 			per += 2 * 15 * time.Second
 		case f.Long:
