@@ -200,6 +200,15 @@ func run(ctx context.Context, o options) error {
 	return runErr
 }
 
+// serverWarmupOf is how long f's workload runs unmeasured on fresh
+// deployments (runner.warmUp).
+func (o options) serverWarmupOf(f Figure) time.Duration {
+	if f.Long {
+		return o.serverWarmup
+	}
+	return o.infoServerWarmup
+}
+
 // estimate is a rough duration of the run: each load run costs its
 // warm-up and duration plus session set-up; each topology's deployments
 // start once and get the server warm-up; the lifecycle costs what a fill
@@ -227,11 +236,7 @@ func estimate(o options, figs []Figure) time.Duration {
 		key := f.Topology.String() + " " + f.Workload
 		if f.Kind == LoadRun && !workloads[key] {
 			workloads[key] = true
-			total := o.infoServerWarmup
-			if f.Long {
-				total = o.serverWarmup
-			}
-			n, chunk := warmUpChunks(total, f.Workload)
+			n, chunk := warmUpChunks(o.serverWarmupOf(f), f.Workload)
 			if f.Workload == "watch" {
 				chunk = 15 * time.Second
 			}

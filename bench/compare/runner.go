@@ -135,12 +135,16 @@ func newRunner(o options, work string, figs []Figure) *runner {
 	return r
 }
 
-func (r *runner) record(f Figure, server string, s Sample) {
-	row := r.rows[f.ID]
-	side := &row.Zkd
+// side is server's half of the row.
+func (row *FigureResult) side(server string) *Side {
 	if server == zookeeper {
-		side = &row.ZooKeeper
+		return &row.ZooKeeper
 	}
+	return &row.Zkd
+}
+
+func (r *runner) record(f Figure, server string, s Sample) {
+	side := r.rows[f.ID].side(server)
 	side.Samples = append(side.Samples, s)
 	if s.Error != "" {
 		r.res.Errors = append(r.res.Errors, fmt.Sprintf("round %d %s %s: %s", s.Round, f.ID, server, firstLine(s.Error)))
@@ -166,10 +170,7 @@ func (r *runner) recordWarmup(f Figure, server string, s Sample) {
 		return
 	}
 	s.Bench = nil // the commands are in the results; the figures are enough
-	side := &row.Zkd
-	if server == zookeeper {
-		side = &row.ZooKeeper
-	}
+	side := row.side(server)
 	side.Warmup = append(side.Warmup, s)
 }
 
@@ -222,11 +223,7 @@ func (r *runner) runAll(ctx context.Context) error {
 			continue
 		}
 		dir := filepath.Join(r.work, strings.ReplaceAll(topo.String(), " ", ""))
-		err := r.loadRounds(ctx, dir, topo, figs)
-		if !r.o.keep {
-			os.RemoveAll(dir)
-		}
-		if err != nil {
+		if err := r.inScratch(dir, func() error { return r.loadRounds(ctx, dir, topo, figs) }); err != nil {
 			return err
 		}
 	}
@@ -243,16 +240,21 @@ func (r *runner) runAll(ctx context.Context) error {
 				return err
 			}
 			dir := filepath.Join(r.work, fmt.Sprintf("lifecycle%d-%s", round, server))
-			err := r.lifecycle(ctx, round, dir, server, life)
-			if !r.o.keep {
-				os.RemoveAll(dir)
-			}
-			if err != nil {
+			if err := r.inScratch(dir, func() error { return r.lifecycle(ctx, round, dir, server, life) }); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// inScratch runs fn, whose deployments live in dir, and removes dir
+// afterwards unless --keep.
+func (r *runner) inScratch(dir string, fn func() error) error {
+	if !r.o.keep {
+		defer os.RemoveAll(dir)
+	}
+	return fn()
 }
 
 // loadRounds starts both deployments of topo, warms them up (warmUp) and
@@ -364,11 +366,7 @@ func (r *runner) warmUp(ctx context.Context, clusters map[string]*servers.Cluste
 			continue
 		}
 		seen[f.Workload] = true
-		total := r.o.infoServerWarmup
-		if f.Long {
-			total = r.o.serverWarmup
-		}
-		chunks, chunk := warmUpChunks(total, f.Workload)
+		chunks, chunk := warmUpChunks(r.o.serverWarmupOf(f), f.Workload)
 		for _, server := range serverOrder {
 			var vals []string
 			for i := 0; i < chunks; i++ {
