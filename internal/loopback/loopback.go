@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -30,43 +31,74 @@ func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
 // outgoing connections as source ports, and on a busy machine one may be
 // taken by a client socket before the server binds it. Below it only
 // explicit binds take ports.
+//
+// A port is handed out at most once per process: an ensemble picks all
+// its ports before any member binds one, and a member that is stopped
+// and started again binds its old ports, so "free now" is not enough
+// (two members of one test ensemble once got the same port). Processes
+// running side by side (go test runs packages in parallel) draw from
+// different residues of their pid, so they rarely pick the same port.
 func FreePort() (int, error) {
 	low := ephemeralLow()
-	if low > 11000 {
-		for i := 0; i < 200; i++ {
-			port := 10000 + rand.IntN(low-10000)
+	if low > 10000+2*portClasses {
+		class := os.Getpid() % portClasses
+		span := (low - 10000) / portClasses
+		for i := 0; i < 400; i++ {
+			port := 10000 + rand.IntN(span)*portClasses + class
+			if port >= low || !claim(port) {
+				continue
+			}
 			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 			if err != nil {
-				continue
+				continue // claimed for good: it is someone else's now
 			}
 			ln.Close()
 			return port, nil
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for i := 0; i < 100; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if claim(port) {
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("loopback: cannot find a free port")
+}
+
+// portClasses is how many residues (mod the pid) split the range below
+// the ephemeral ports between processes.
+const portClasses = 8
+
+var (
+	claimedMu sync.Mutex
+	claimed   = map[int]bool{}
+)
+
+// claim records port as handed out by this process; false if it already was.
+func claim(port int) bool {
+	claimedMu.Lock()
+	defer claimedMu.Unlock()
+	if claimed[port] {
+		return false
+	}
+	claimed[port] = true
+	return true
 }
 
 // FreePorts returns n distinct free ports.
 func FreePorts(n int) ([]int, error) {
-	seen := map[int]bool{}
-	var out []int
-	for tries := 0; len(out) < n; tries++ {
-		if tries > 50*n {
-			return nil, errors.New("loopback: cannot find enough free ports")
-		}
+	out := make([]int, 0, n)
+	for len(out) < n {
 		p, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -38,3 +38,19 @@ func TestFreePortIsBelowTheEphemeralRange(t *testing.T) {
 		t.Fatalf("port %d is in the ephemeral range (from %d)", p, low)
 	}
 }
+
+// TestFreePortNeverRepeats asks for more ports, one at a time, than a
+// test ever holds: none may come back twice, even after being released.
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for i := 0; i < 300; i++ {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice (after %d ports)", p, i)
+		}
+		seen[p] = true
+	}
+}
