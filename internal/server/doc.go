@@ -9,6 +9,9 @@
 //
 // Reads leave the road after decode and are answered from the tree once
 // every earlier write of the same connection has been applied, so each
-// connection sees its replies in request order. Four-letter words are in
+// connection sees its replies in request order. Reads and applies never
+// interleave (Server.order): a read's reply is queued before the
+// notification of any txn applied after it looked at the tree, and after
+// the notification of any txn it saw. Four-letter words are in
 // fourletter.go, the container/TTL reaper in reaper.go.
 package server

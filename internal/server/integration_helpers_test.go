@@ -53,6 +53,13 @@ func startServer(t *testing.T, extra ...string) *itServer {
 // startServerLogged is startServer with the server logging to lg.
 func startServerLogged(t *testing.T, lg *zap.Logger, extra ...string) *itServer {
 	t.Helper()
+	return startServerSetUp(t, lg, nil, extra...)
+}
+
+// startServerSetUp is startServerLogged with setUp run on the server
+// before it serves (nil: nothing).
+func startServerSetUp(t *testing.T, lg *zap.Logger, setUp func(*server.Server), extra ...string) *itServer {
+	t.Helper()
 	checkLeaksAtEnd(t)
 	lines := []string{
 		fmt.Sprintf("tickTime=%d", itTick),
@@ -66,6 +73,9 @@ func startServerLogged(t *testing.T, lg *zap.Logger, extra ...string) *itServer 
 	require.NoError(t, err)
 	srv, err := server.New(cfg, lg)
 	require.NoError(t, err)
+	if setUp != nil {
+		setUp(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	require.NoError(t, srv.Serve(ln))

@@ -155,13 +155,13 @@ func (p *pipeline) startAt(zxid int64) {
 		for {
 			select {
 			case r := <-p.applyCh:
-				p.apply(r)
+				p.applyBatch(r)
 			case <-syncDone:
 				// The sync loop is gone; apply what it handed over.
 				for {
 					select {
 					case r := <-p.applyCh:
-						p.apply(r)
+						p.applyBatch(r)
 					default:
 						return
 					}
@@ -358,6 +358,28 @@ func (p *pipeline) stopOnce() {
 	}
 	close(p.quit)
 	p.wg.Wait()
+}
+
+// maxApplyBatch bounds how many txns the applier applies under one hold
+// of Server.order, so reads wait at most that long behind writes.
+const maxApplyBatch = 64
+
+// applyBatch applies r and whatever else is already committed (up to
+// maxApplyBatch) with reads held off (Server.order): taking the lock once
+// per batch, not once per txn, keeps a write-heavy load from paying for
+// it per txn.
+func (p *pipeline) applyBatch(r *request) {
+	p.s.order.Lock()
+	defer p.s.order.Unlock()
+	p.apply(r)
+	for i := 1; i < maxApplyBatch; i++ {
+		select {
+		case r = <-p.applyCh:
+			p.apply(r)
+		default:
+			return
+		}
+	}
 }
 
 // apply applies a prepared txn to the tree and answers its client.

@@ -124,8 +124,12 @@ func (c *conn) handleFrame(frame []byte) bool {
 		return true
 	}
 
-	// A read: answered after this connection's earlier writes.
+	// A read: answered after this connection's earlier writes, and
+	// queued before any notification of a txn applied after its look at
+	// the tree (Server.order).
 	c.waitWrites()
+	c.srv.order.RLock()
+	defer c.srv.order.RUnlock()
 	return c.handleRead(hdr, body, start)
 }
 
@@ -299,10 +303,12 @@ func (c *conn) handleRead(hdr wire.RequestHeader, body []byte, start time.Time) 
 	var w watch.Watcher
 	zxid := func() int64 { return tree.LastZxid() }
 	fail := func(code wire.Code) bool {
+		s.beforeReadReply(hdr.Type)
 		c.reply(hdr.Xid, zxid(), code, nil, start)
 		return true
 	}
 	ok := func(body wire.Record) bool {
+		s.beforeReadReply(hdr.Type)
 		c.reply(hdr.Xid, zxid(), wire.OK, body, start)
 		return true
 	}

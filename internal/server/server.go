@@ -36,6 +36,21 @@ type Server struct {
 	tree     *datatree.Tree
 	watches  *watch.Manager
 	sessions *session.Tracker
+	// order keeps reads and applied txns from interleaving, as
+	// ZooKeeper's CommitProcessor does: a read holds it shared from its
+	// look at the tree until its reply is queued, and the applier holds
+	// it exclusively while it applies txns and queues their replies and
+	// notifications. Without it a create applied between a getChildren's
+	// look at the tree and the queueing of its reply sends the
+	// NodeChildrenChanged before the reply; clients register a watch only
+	// when the reply arrives, so they drop that event and wait for ever
+	// (a Java DistributedQueue consumer hung in CI this way). Only
+	// in-memory work is done under it: replies are queued, never written.
+	order sync.RWMutex
+	// readReplyHook, if set (tests only, before Serve), runs between a
+	// read's look at the tree and the queueing of its reply: the window
+	// Server.order closes.
+	readReplyHook func(wire.OpCode)
 	// lastNotif is the last notification frame encoded (notification).
 	lastNotif atomic.Pointer[notifFrame]
 	// snapGate is shared by every store this server opens: one snapshot at
@@ -502,5 +517,12 @@ func (s *Server) purgeLoop() {
 			return
 		case <-time.After(every):
 		}
+	}
+}
+
+// beforeReadReply runs the test hook, if any (readReplyHook).
+func (s *Server) beforeReadReply(op wire.OpCode) {
+	if h := s.readReplyHook; h != nil {
+		h(op)
 	}
 }
