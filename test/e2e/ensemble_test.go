@@ -378,6 +378,12 @@ func TestEnsembleFailover(t *testing.T) {
 // stdin, then checks its session (Failover.java, kazoo_failover.py).
 func failoverProgram(t *testing.T, e *harness.Ensemble, name string, cmdline ...string) {
 	t.Helper()
+	// Deferred: reportChecks ends the test with Fatal on a failed check.
+	defer func() {
+		if t.Failed() {
+			t.Logf("ensemble logs:\n%s", e.Logs())
+		}
+	}()
 	sh := startInteractive(t, 90*time.Second, nil, cmdline[0], cmdline[1:]...)
 	ready := sh.expect(`READY ([0-9a-f]+) (.*)\n`, 60*time.Second)
 	t.Logf("%s: session 0x%s on %s (%s)", name, ready[1], memberOf(e, ready[2]), ready[2])
@@ -390,9 +396,6 @@ func failoverProgram(t *testing.T, e *harness.Ensemble, name string, cmdline ...
 	}
 	sh.close(60 * time.Second)
 	reportChecks(t, name, runResult{out: sh.transcript(), code: sh.cmd.ProcessState.ExitCode()})
-	if t.Failed() {
-		t.Logf("ensemble logs:\n%s", e.Logs())
-	}
 }
 
 func failoverJava(t *testing.T) {

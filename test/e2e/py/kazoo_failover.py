@@ -74,7 +74,9 @@ def main():
     if not HOSTS or not BASE:
         print("usage: kazoo_failover.py host:port,... /base", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.ERROR)
+    # Warnings too: kazoo says there why it dropped a connection.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
+                        format="kazoo %(levelname)s %(message)s")
     states = queue.Queue()
     events = queue.Queue()
     zk = KazooClient(hosts=HOSTS, timeout=10.0)
