@@ -212,9 +212,13 @@ func (c *conn) handshake(frame []byte) bool {
 		c.log.Debug("refusing session: not serving (no quorum)")
 		return false
 	}
+	learner, _, serving := c.srv.roleNow()
+	if !serving {
+		c.log.Debug("refusing session: between ensemble roles")
+		return false
+	}
 	timeout := c.srv.negotiateTimeout(req.TimeOut)
 	now := time.Now().UnixMilli()
-	learner := c.srv.activeLearner()
 	if req.SessionID == 0 {
 		sess := c.srv.sessions.Create(timeout, now)
 		c.sid.Store(int64(sess.ID))
@@ -251,6 +255,8 @@ func (c *conn) handshake(frame []byte) bool {
 	// Close any other connection of this session first, even if the
 	// password turns out wrong (verified against ZooKeeper).
 	if old := c.srv.connOf(id); old != nil && old != c {
+		c.log.Info("closing the session's previous connection", zap.Stringer("session", id),
+			zap.String("previous", old.nc.RemoteAddr().String()))
 		old.close()
 	}
 	err := c.srv.sessions.Validate(id, req.Passwd)

@@ -96,6 +96,9 @@ func (p *peer) lead(ctx context.Context, start time.Time) error {
 	p.leader = l
 	p.roleMu.Unlock()
 	defer func() {
+		// Clients first: between here and stopRole this member has no
+		// role (roleNow).
+		s.clientsOK.Store(false)
 		p.roleMu.Lock()
 		p.leader = nil
 		p.roleMu.Unlock()

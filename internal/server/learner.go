@@ -143,6 +143,9 @@ func (p *peer) learn(ctx context.Context, leaderID int64, start time.Time) error
 	p.learner = l
 	p.roleMu.Unlock()
 	defer func() {
+		// Clients first: between here and stopRole this member has no
+		// role (roleNow).
+		s.clientsOK.Store(false)
 		p.roleMu.Lock()
 		p.learner = nil
 		p.roleMu.Unlock()

@@ -136,6 +136,9 @@ func (p *pipeline) startAt(zxid int64) {
 				}
 				continue
 			}
+			if p.refusesLocal(r) {
+				continue
+			}
 			p.maybeReset()
 			r.gen = p.gen.Load()
 			p.prepare(r)
@@ -169,6 +172,26 @@ func (p *pipeline) startAt(zxid int64) {
 			}
 		}
 	}()
+}
+
+// refusesLocal drops a request submitted to a learner's pipeline, which
+// takes txns from the leader only (toSync, commit). Nothing should submit
+// there, but a client's write or a server-issued close racing a role
+// change could: preparing it would give it a zxid the leader hands out
+// too, and two members would log different txns under one zxid. Its
+// connection is closed; the client retries elsewhere.
+func (p *pipeline) refusesLocal(r *request) bool {
+	if _, ok := p.replicator().(*learner); !ok {
+		return false
+	}
+	p.s.stats.outstanding.Add(-1)
+	p.s.log.Warn("dropping a request submitted to a learner's pipeline",
+		zap.Stringer("op", r.op), zap.Stringer("session", r.session))
+	if c := r.conn; c != nil && !r.internal {
+		c.endWrite()
+		c.close()
+	}
+	return true
 }
 
 // replicator is what an ensemble role adds between logging and applying;
@@ -448,6 +471,8 @@ func (p *pipeline) apply(r *request) {
 	if res.Err == wire.ErrSessionMoved {
 		// ZooKeeper answers nothing and drops the connection: the client
 		// reconnects to the member that owns its session now.
+		s.log.Info("closing connection: session moved to another member", zap.Stringer("session", r.session),
+			zap.Stringer("op", r.op))
 		c.endWrite()
 		c.close()
 		return

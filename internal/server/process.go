@@ -63,7 +63,14 @@ func (c *conn) handleFrame(frame []byte) bool {
 		c.reply(hdr.Xid, c.srv.tree.LastZxid(), wire.ErrNotReadOnly, nil, start)
 		return true
 	}
-	if l := c.srv.activeLearner(); l != nil && (c.srv.isWriteRequest(hdr.Type) || hdr.Type == wire.OpSync) {
+	l, _, serving := c.srv.roleNow()
+	if !serving && c.srv.isWriteRequest(hdr.Type) {
+		// The role this connection was served under has ended; the
+		// connection is about to be closed with the others (stopRole).
+		c.log.Info("closing connection: write between ensemble roles", zap.Stringer("op", hdr.Type))
+		return false
+	}
+	if l != nil && (c.srv.isWriteRequest(hdr.Type) || hdr.Type == wire.OpSync) {
 		// A learner forwards writes (and syncs) to the leader and answers
 		// when the commit comes back.
 		var rec wire.Record
@@ -203,7 +210,8 @@ func (c *conn) replyAs(txn bool, xid int32, zxid int64, code wire.Code, body wir
 			ce.Write(fields...)
 		}
 	}
-	c.send(e.B)
+	// Counted before it is queued too: a client that has its reply and
+	// then scrapes the metrics finds the request in them.
 	c.srv.stats.recordResponseSize(len(e.B) - 4)
 	if !start.IsZero() {
 		lat := time.Since(start)
@@ -215,6 +223,7 @@ func (c *conn) replyAs(txn bool, xid int32, zxid int64, code wire.Code, body wir
 			c.srv.metrics.ObserveRead(lat)
 		}
 	}
+	c.send(e.B)
 }
 
 // Notify queues a watch notification (watch.Watcher).

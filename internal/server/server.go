@@ -223,6 +223,24 @@ func (s *Server) activeLearner() *learner {
 	return s.peer.learner
 }
 
+// roleNow is the ensemble role running now, read once: the learner or
+// the leader (at most one is set), and whether this server may take
+// sessions and writes at all. A standalone server always may; an
+// ensemble member only while it has a role. Between roles it must not:
+// a write prepared on a member that was following would take a zxid the
+// leader hands out too, and a session resumed there would be validated
+// by nobody. (clientsOK is cleared a moment after the role ends, so it
+// alone does not tell; a kazoo client once resumed its session on a
+// member in that gap and was dropped at once.)
+func (s *Server) roleNow() (*learner, *leader, bool) {
+	if s.peer == nil {
+		return nil, nil, true
+	}
+	s.peer.roleMu.Lock()
+	defer s.peer.roleMu.Unlock()
+	return s.peer.learner, s.peer.leader, s.peer.learner != nil || s.peer.leader != nil
+}
+
 // activeLeader is the running leader role, or nil.
 func (s *Server) activeLeader() *leader {
 	if s.peer == nil {

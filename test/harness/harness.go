@@ -34,6 +34,9 @@ type Process struct {
 // kernel's ephemeral range (see loopback.FreePort).
 func FreePort() (int, error) { return loopback.FreePort() }
 
+// FreePorts returns n distinct free loopback ports (see FreePort).
+func FreePorts(n int) ([]int, error) { return loopback.FreePorts(n) }
+
 // ZooKeeperAvailable says why Apache ZooKeeper cannot be started, or "".
 func ZooKeeperAvailable() string {
 	if _, err := exec.LookPath("java"); err != nil {

@@ -76,7 +76,8 @@ def main():
         return 2
     # Warnings too: kazoo says there why it dropped a connection.
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
-                        format="kazoo %(levelname)s %(message)s")
+                        format="kazoo %(asctime)s.%(msecs)03d %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S")
     states = queue.Queue()
     events = queue.Queue()
     zk = KazooClient(hosts=HOSTS, timeout=10.0)
