@@ -212,7 +212,7 @@ func (c *conn) handshake(frame []byte) bool {
 		c.log.Debug("refusing session: not serving (no quorum)")
 		return false
 	}
-	learner, _, serving := c.srv.roleNow()
+	learner, serving := c.srv.roleNow()
 	if !serving {
 		c.log.Debug("refusing session: between ensemble roles")
 		return false

@@ -63,7 +63,7 @@ func (c *conn) handleFrame(frame []byte) bool {
 		c.reply(hdr.Xid, c.srv.tree.LastZxid(), wire.ErrNotReadOnly, nil, start)
 		return true
 	}
-	l, _, serving := c.srv.roleNow()
+	l, serving := c.srv.roleNow()
 	if !serving && c.srv.isWriteRequest(hdr.Type) {
 		// The role this connection was served under has ended; the
 		// connection is about to be closed with the others (stopRole).

@@ -215,30 +215,26 @@ func (s *Server) snapshotSessions() []snapshot.Session {
 
 // activeLearner is the running follower/observer role, or nil.
 func (s *Server) activeLearner() *learner {
-	if s.peer == nil {
-		return nil
-	}
-	s.peer.roleMu.Lock()
-	defer s.peer.roleMu.Unlock()
-	return s.peer.learner
+	l, _ := s.roleNow()
+	return l
 }
 
-// roleNow is the ensemble role running now, read once: the learner or
-// the leader (at most one is set), and whether this server may take
-// sessions and writes at all. A standalone server always may; an
-// ensemble member only while it has a role. Between roles it must not:
-// a write prepared on a member that was following would take a zxid the
-// leader hands out too, and a session resumed there would be validated
-// by nobody. (clientsOK is cleared a moment after the role ends, so it
-// alone does not tell; a kazoo client once resumed its session on a
-// member in that gap and was dropped at once.)
-func (s *Server) roleNow() (*learner, *leader, bool) {
+// roleNow reads the ensemble role once: the running learner (nil on a
+// leader) and whether this server may take sessions and writes at all.
+// A standalone server always may; an ensemble member only while it has a
+// role. Between roles it must not: a write prepared on a member that was
+// following would take a zxid the leader hands out too, and a session
+// resumed there would be validated by nobody. Checking clientsOK first is
+// not enough: the role may end between that check and this read (a kazoo
+// client once resumed its session on a member in that gap and was
+// dropped at once).
+func (s *Server) roleNow() (*learner, bool) {
 	if s.peer == nil {
-		return nil, nil, true
+		return nil, true
 	}
 	s.peer.roleMu.Lock()
 	defer s.peer.roleMu.Unlock()
-	return s.peer.learner, s.peer.leader, s.peer.learner != nil || s.peer.leader != nil
+	return s.peer.learner, s.peer.learner != nil || s.peer.leader != nil
 }
 
 // activeLeader is the running leader role, or nil.
