@@ -40,13 +40,14 @@ type conn struct {
 	ip     string
 	log    *zap.Logger
 
-	outMu     sync.Mutex
-	out       [][]byte
-	outBytes  int
-	closeSent bool // a close was requested once the queue drains
-	outSig    chan struct{}
+	ob        *outbox
 	done      chan struct{}
 	closeOnce sync.Once
+	// inBurst and forwards belong to the reader goroutine: a burst of
+	// requests is being handled (beginBurst), and the learner's outbox
+	// to the leader if the burst forwarded writes there.
+	inBurst  bool
+	forwards flushSet
 
 	sid     atomic.Int64 // session id once established
 	timeout atomic.Int32
@@ -67,9 +68,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		srv:    s,
 		nc:     nc,
 		remote: "/" + nc.RemoteAddr().String(),
-		outSig: make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
+	c.ob = newOutbox(nc, c.close)
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.ip = ta.IP.String()
 		c.remote = "/" + ta.IP.String() + ":" + fmt.Sprint(ta.Port)
@@ -97,7 +98,7 @@ func (c *conn) ids() []wire.Id {
 
 func (c *conn) serve() {
 	defer c.finish()
-	go c.writeLoop()
+	c.ob.start()
 	// A small read buffer keeps 10,000 idle connections cheap; larger
 	// frames are read straight into their own buffer.
 	br := bufio.NewReaderSize(c.nc, 8<<10)
@@ -125,8 +126,16 @@ func (c *conn) serve() {
 	}
 	_ = c.nc.SetReadDeadline(time.Time{})
 
+	// Requests that arrived together are a burst: their replies (and the
+	// writes a learner forwards) are queued while it is read and written
+	// together when it ends, by this goroutine (outbox), before it blocks
+	// on the socket again.
 	var buf []byte
+	defer c.endBurst()
 	for {
+		if br.Buffered() == 0 {
+			c.endBurst()
+		}
 		frame, err := wire.ReadFrame(br, c.srv.maxFrame(), buf)
 		if err != nil {
 			c.logReadError("read", err)
@@ -138,10 +147,38 @@ func (c *conn) serve() {
 		c.srv.stats.packetsReceived.Add(1)
 		c.stats.received.Add(1)
 		c.srv.touchSession(c.sessionID(), c.timeout.Load())
+		c.beginBurst()
 		if !c.handleFrame(frame) {
 			return
 		}
 	}
+}
+
+// beginBurst holds the connection's replies for the reader to write
+// (endBurst). Reader goroutine only.
+func (c *conn) beginBurst() {
+	if !c.inBurst {
+		c.inBurst = true
+		c.ob.hold()
+	}
+}
+
+// endBurst writes what the burst queued: the connection's replies and
+// the writes forwarded to the leader. Also called before the reader
+// blocks inside a burst (flushBurst), so nothing waits on it.
+func (c *conn) endBurst() {
+	if c.inBurst {
+		c.inBurst = false
+		c.ob.release()
+	}
+	c.forwards.flush()
+}
+
+// flushBurst writes what the burst has queued so far, when the reader is
+// about to wait for the pipeline.
+func (c *conn) flushBurst() {
+	c.ob.flush()
+	c.forwards.flush()
 }
 
 // flushTimeout bounds how long a connection that asked to close after
@@ -153,10 +190,7 @@ const flushTimeout = 5 * time.Second
 // Unimplemented reply, ...) is closed by the writer once that reply is
 // out; closing here at once would drop it.
 func (c *conn) finish() {
-	c.outMu.Lock()
-	flushing := c.closeSent
-	c.outMu.Unlock()
-	if flushing {
+	if c.ob.draining() {
 		t := time.NewTimer(flushTimeout)
 		defer t.Stop()
 		select {
@@ -235,7 +269,7 @@ func (c *conn) handshake(frame []byte) bool {
 		if learner != nil {
 			var e wire.Encoder
 			e.Int(timeout)
-			learner.forward(r, e.B, nil)
+			learner.forward(r, e.B, nil, nil)
 		} else {
 			if l := c.srv.activeLeader(); l != nil {
 				l.setOwner(sess.ID, 0)
@@ -301,6 +335,11 @@ func (c *conn) sendConnectResponse(req *wire.ConnectRequest, timeout int32, id w
 // beginWrite records a write entering the pipeline for this connection.
 func (c *conn) beginWrite() {
 	c.pendMu.Lock()
+	if c.pending >= maxPendingWrites {
+		c.pendMu.Unlock()
+		c.flushBurst()
+		c.pendMu.Lock()
+	}
 	for c.pending >= maxPendingWrites && !c.isClosed() {
 		c.pendCond.Wait()
 	}
@@ -320,81 +359,48 @@ func (c *conn) endWrite() {
 // applied and answered, so a read sees them and answers after them.
 func (c *conn) waitWrites() {
 	c.pendMu.Lock()
+	if c.pending > 0 {
+		c.pendMu.Unlock()
+		c.flushBurst()
+		c.pendMu.Lock()
+	}
 	for c.pending > 0 && !c.isClosed() {
 		c.pendCond.Wait()
 	}
 	c.pendMu.Unlock()
 }
 
-// send queues one encoded frame. It never blocks on the network.
+// send queues one encoded frame. It never blocks on the network. Who
+// writes it: the applier, reads and anything else that brackets its sends
+// with a flush (see outbox) leave that to the flush; otherwise the
+// connection's writer goroutine is woken.
 func (c *conn) send(frame []byte) {
-	c.outMu.Lock()
-	if c.closeSent || c.isClosed() {
-		c.outMu.Unlock()
+	act, queued, ok := c.ob.push(outItem{b: frame})
+	if !ok {
 		return
 	}
-	c.out = append(c.out, frame)
-	c.outBytes += len(frame)
-	over := c.outBytes > maxQueuedBytes
-	c.outMu.Unlock()
 	c.srv.stats.packetsSent.Add(1)
 	c.stats.sent.Add(1)
-	if over {
+	if queued > maxQueuedBytes {
 		c.log.Warn("closing connection: client is not reading its replies",
 			zap.Int("queuedBytes", maxQueuedBytes))
 		go c.close()
 		return
 	}
-	select {
-	case c.outSig <- struct{}{}:
-	default:
+	if !act {
+		return
 	}
+	if fs := c.srv.applying.Load(); fs != nil {
+		// The applier flushes its batch's connections once it lets
+		// reads in again.
+		fs.add(c.ob)
+		return
+	}
+	c.ob.kick()
 }
 
 // closeAfterFlush closes the connection once queued frames are written.
-func (c *conn) closeAfterFlush() {
-	c.outMu.Lock()
-	c.closeSent = true
-	c.outMu.Unlock()
-	select {
-	case c.outSig <- struct{}{}:
-	default:
-	}
-}
-
-func (c *conn) writeLoop() {
-	var batch net.Buffers
-	for {
-		select {
-		case <-c.outSig:
-		case <-c.done:
-			return
-		}
-		c.outMu.Lock()
-		frames := c.out
-		c.out = nil
-		c.outBytes = 0
-		closing := c.closeSent
-		c.outMu.Unlock()
-		if len(frames) > 0 {
-			batch = append(batch[:0], frames...)
-			if _, err := batch.WriteTo(c.nc); err != nil {
-				c.log.Debug("write failed", zap.Error(err))
-				c.close()
-				return
-			}
-		}
-		if closing {
-			c.outMu.Lock()
-			empty := len(c.out) == 0
-			c.outMu.Unlock()
-			if empty {
-				c.close()
-				return
-			}
-		}
-	}
-}
+func (c *conn) closeAfterFlush() { c.ob.closeAfterDrain() }
 
 func (c *conn) isClosed() bool {
 	select {
@@ -410,7 +416,7 @@ func (c *conn) isClosed() bool {
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.nc.Close()
+		c.ob.shutdown()
 		c.srv.unregister(c)
 		c.srv.watches.RemoveWatcher(c)
 		// Wake a reader blocked on backpressure so it can exit.

@@ -304,7 +304,7 @@ func (l *learner) loop(ctx context.Context, timeout time.Duration) error {
 			}
 			l.touched = map[int64]int32{}
 			l.mu.Unlock()
-			l.q.send(&zab.QuorumPacket{Type: zab.PktPing, Zxid: pkt.Zxid, Data: zab.EncodeTouches(touches)})
+			l.q.sendNow(&zab.QuorumPacket{Type: zab.PktPing, Zxid: pkt.Zxid, Data: zab.EncodeTouches(touches)})
 		case zab.PktSync:
 			l.mu.Lock()
 			var r *request
@@ -366,6 +366,7 @@ func (l *learner) proposing([]*request) {}
 // logged implements replicator: a follower ACKs each logged proposal; an
 // observer, which gets txns already committed (INFORM), applies them.
 func (l *learner) logged(batch []*request) {
+	var fs flushSet
 	for _, r := range batch {
 		if r.failed {
 			l.q.close() // a learner that cannot log drops out and resyncs
@@ -375,13 +376,16 @@ func (l *learner) logged(batch []*request) {
 			l.pipe.commit(r)
 			continue
 		}
-		l.q.send(&zab.QuorumPacket{Type: zab.PktAck, Zxid: r.hdr.Zxid})
+		l.q.sendLater(&zab.QuorumPacket{Type: zab.PktAck, Zxid: r.hdr.Zxid}, &fs)
 	}
+	fs.flush()
 }
 
 // forward sends a client's write to the leader and remembers it so the
-// commit can be answered. r has conn, xid, op, rec, start set.
-func (l *learner) forward(r *request, body []byte, ids []wire.Id) {
+// commit can be answered. r has conn, xid, op, rec, start set. With fs
+// the packet is written when fs is flushed (the end of the client's
+// burst), else at once.
+func (l *learner) forward(r *request, body []byte, ids []wire.Id, fs *flushSet) {
 	l.mu.Lock()
 	if r.op == wire.OpSync {
 		l.syncs = append(l.syncs, r)
@@ -389,9 +393,14 @@ func (l *learner) forward(r *request, body []byte, ids []wire.Id) {
 		l.local[r.session] = append(l.local[r.session], r)
 	}
 	l.mu.Unlock()
-	l.q.send(&zab.QuorumPacket{Type: zab.PktRequest, Zxid: -1,
+	pkt := &zab.QuorumPacket{Type: zab.PktRequest, Zxid: -1,
 		Data:     zab.EncodeRequest(zab.RequestPayload{SessionID: int64(r.session), Cxid: r.xid, Type: r.op, Body: body}),
-		AuthInfo: ids})
+		AuthInfo: ids}
+	if fs != nil {
+		l.q.sendLater(pkt, fs)
+		return
+	}
+	l.q.sendNow(pkt)
 }
 
 // touch records client activity for the next ping's touch table.

@@ -86,6 +86,9 @@ type pipeline struct {
 	outMu       sync.Mutex
 	outstanding map[string]change // path -> newest pending view of it
 	outOrder    []pendingChange   // FIFO by zxid, to expire entries once applied
+
+	// flushes are the connections the applier's current batch queued to.
+	flushes flushSet
 }
 
 type change struct {
@@ -391,18 +394,25 @@ const maxApplyBatch = 64
 // maxApplyBatch) with reads held off (Server.order): taking the lock once
 // per batch, not once per txn, keeps a write-heavy load from paying for
 // it per txn.
+//
+// The batch's replies and notifications are written once the lock is
+// released, by this goroutine where the sockets have room (flushSet).
 func (p *pipeline) applyBatch(r *request) {
 	p.s.order.Lock()
-	defer p.s.order.Unlock()
+	p.s.applying.Store(&p.flushes)
 	p.apply(r)
 	for i := 1; i < maxApplyBatch; i++ {
 		select {
 		case r = <-p.applyCh:
 			p.apply(r)
+			continue
 		default:
-			return
 		}
+		break
 	}
+	p.s.applying.Store(nil)
+	p.s.order.Unlock()
+	p.flushes.flush()
 }
 
 // apply applies a prepared txn to the tree and answers its client.

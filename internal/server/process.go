@@ -91,7 +91,7 @@ func (c *conn) handleFrame(frame []byte) bool {
 		}
 		ids := c.ids()
 		l.forward(&request{conn: c, session: c.sessionID(), xid: hdr.Xid, op: hdr.Type, rec: rec, ids: ids, start: start},
-			append([]byte(nil), body...), ids)
+			append([]byte(nil), body...), ids, &c.forwards)
 		return true
 	}
 	if hdr.Type == wire.OpSync {
@@ -134,6 +134,8 @@ func (c *conn) handleFrame(frame []byte) bool {
 	// A read: answered after this connection's earlier writes, and
 	// queued before any notification of a txn applied after its look at
 	// the tree (Server.order).
+	// The reply is written when the burst ends (endBurst), never under
+	// the lock.
 	c.waitWrites()
 	c.srv.order.RLock()
 	defer c.srv.order.RUnlock()

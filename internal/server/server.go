@@ -47,6 +47,10 @@ type Server struct {
 	// (a Java DistributedQueue consumer hung in CI this way). Only
 	// in-memory work is done under it: replies are queued, never written.
 	order sync.RWMutex
+	// applying is the applier's flushSet while it holds order: frames
+	// queued meanwhile are written when it lets go (outbox), not by
+	// waking each connection's writer.
+	applying atomic.Pointer[flushSet]
 	// readReplyHook, if set (tests only, before Serve), runs between a
 	// read's look at the tree and the queueing of its reply: the window
 	// Server.order closes.

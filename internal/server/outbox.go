@@ -1,0 +1,428 @@
+package server
+
+import (
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// outbox is the outgoing side of one connection, client or quorum: a
+// queue of frames and a writer goroutine. Queuing never blocks. Whoever
+// queued outside every shared lock may also write the queue at once
+// (flush), with non-blocking system calls. That saves waking the writer
+// goroutine, which on an idle core costs two thread switches, for every
+// reply and every Zab packet: at moderate load those wakes, not the work,
+// were most of zkd's CPU (docs/benchmarking.md). When the socket has no
+// room the rest is left to the writer goroutine, which may block, so a
+// slow peer never holds up whoever flushed.
+//
+// One owner at a time writes the socket (writing): a flush or the writer
+// goroutine. Either one, when it is done, looks at the queue again, so
+// frames queued meanwhile are never stranded.
+type outbox struct {
+	nc  net.Conn
+	raw syscall.RawConn // nil: not a socket flush can write (writer only)
+
+	mu        sync.Mutex
+	items     []outItem
+	bytes     int
+	writing   bool // a flush or the writer goroutine owns the socket
+	holds     int  // hold: a flush follows, do not wake the writer
+	scheduled bool // in a flushSet that will flush it
+	drainThen bool // close once the queue is written (closeAfterFlush)
+	closed    bool
+	started   bool // the writer goroutine runs (start)
+
+	sig  chan struct{}
+	done chan struct{}
+	once sync.Once
+	// onEnd, if set, ends the connection when the outbox finds it over (a
+	// write failed, or the queue drained after closeAfterDrain); it must
+	// call shutdown. Without it the outbox shuts itself down.
+	onEnd func()
+}
+
+// outItem is one queued write: encoded bytes, or a large body (a SNAP
+// snapshot) written from its source when its turn comes, then released.
+type outItem struct {
+	b       []byte
+	body    io.WriterTo
+	release func()
+}
+
+func newOutbox(nc net.Conn, onEnd func()) *outbox {
+	o := &outbox{nc: nc, sig: make(chan struct{}, 1), done: make(chan struct{}), onEnd: onEnd}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			o.raw = raw
+		}
+	}
+	return o
+}
+
+// start starts the writer goroutine. Until then nothing is written: a
+// flush leaves the queue to the writer.
+func (o *outbox) start() {
+	o.mu.Lock()
+	o.started = true
+	o.mu.Unlock()
+	go o.writeLoop()
+}
+
+// push queues it; ok is false if it was dropped because the outbox is
+// closed or closing (closeAfterDrain). act reports whether the caller
+// must see to it that the queue gets written (kick, flush or a
+// flushSet): false when an owner is writing (it looks again when done),
+// a hold is on, or a flushSet has it due. queued is the number of bytes
+// waiting.
+func (o *outbox) push(it outItem) (act bool, queued int, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.drainThen {
+		if it.release != nil {
+			it.release()
+		}
+		return false, 0, false
+	}
+	o.items = append(o.items, it)
+	o.bytes += len(it.b)
+	return !o.writing && o.holds == 0 && !o.scheduled, o.bytes, true
+}
+
+// draining reports whether closeAfterDrain was called.
+func (o *outbox) draining() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.drainThen
+}
+
+// kick wakes the writer goroutine.
+func (o *outbox) kick() {
+	select {
+	case o.sig <- struct{}{}:
+	default:
+	}
+}
+
+// hold makes pushes ask nothing of their callers (act false) until
+// release, which flushes: the holder writes whatever was queued
+// meanwhile. The holder may flush earlier too, and must before it blocks
+// on anything (conn's bursts).
+func (o *outbox) hold() {
+	o.mu.Lock()
+	o.holds++
+	o.mu.Unlock()
+}
+
+func (o *outbox) release() {
+	o.mu.Lock()
+	o.holds--
+	o.mu.Unlock()
+	o.flush()
+}
+
+// schedule marks o as due in a flushSet; false if it already is.
+func (o *outbox) schedule() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.scheduled {
+		return false
+	}
+	o.scheduled = true
+	return true
+}
+
+func (o *outbox) unschedule() {
+	o.mu.Lock()
+	o.scheduled = false
+	o.mu.Unlock()
+}
+
+// closeAfterDrain closes the outbox once everything queued is written.
+func (o *outbox) closeAfterDrain() {
+	o.mu.Lock()
+	o.drainThen = true
+	o.mu.Unlock()
+	o.kick()
+}
+
+// maxIovecs bounds one writev (IOV_MAX on Linux is 1024).
+const maxIovecs = 512
+
+// flush writes the queue now, without blocking, unless someone owns the
+// socket already (who then looks at the queue again when done). What the
+// socket cannot take goes to the writer goroutine. Never call it holding
+// a lock others wait on: it is a system call.
+func (o *outbox) flush() {
+	o.mu.Lock()
+	o.scheduled = false
+	if o.writing || o.closed || len(o.items) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	if o.raw == nil || !o.started || o.drainThen || o.items[0].body != nil {
+		// Bodies and the final close are the writer's (and everything,
+		// before it starts).
+		o.mu.Unlock()
+		o.kick()
+		return
+	}
+	o.writing = true
+	var iov [maxIovecs]syscall.Iovec
+	for {
+		n := 0
+		for n < len(o.items) && n < maxIovecs && o.items[n].body == nil {
+			if b := o.items[n].b; len(b) > 0 {
+				iov[n] = syscall.Iovec{Base: &b[0]}
+				iov[n].SetLen(len(b))
+			} else {
+				iov[n] = syscall.Iovec{}
+			}
+			n++
+		}
+		o.mu.Unlock()
+		wrote, err := o.writev(iov[:n])
+		o.mu.Lock()
+		if err != nil {
+			o.writing = false
+			o.mu.Unlock()
+			o.end()
+			return
+		}
+		o.consume(wrote)
+		if len(o.items) == 0 || o.items[0].body != nil || o.drainThen || !o.fullyWritten(iov[:n], wrote) {
+			break
+		}
+	}
+	o.writing = false
+	rest := len(o.items) > 0 || o.drainThen
+	o.mu.Unlock()
+	if rest {
+		o.kick()
+	}
+}
+
+// fullyWritten reports whether a writev of iov wrote all of it.
+func (o *outbox) fullyWritten(iov []syscall.Iovec, wrote int) bool {
+	total := 0
+	for _, v := range iov {
+		total += int(v.Len)
+	}
+	return wrote == total
+}
+
+// consume drops wrote bytes from the head of the queue. Caller holds mu.
+func (o *outbox) consume(wrote int) {
+	o.bytes -= wrote
+	i := 0
+	for ; i < len(o.items) && o.items[i].body == nil; i++ {
+		b := o.items[i].b
+		if wrote < len(b) {
+			o.items[i].b = b[wrote:]
+			break
+		}
+		wrote -= len(b)
+	}
+	n := copy(o.items, o.items[i:])
+	clear(o.items[n:])
+	o.items = o.items[:n]
+}
+
+// writev writes iov once, without waiting for the socket to have room:
+// EAGAIN is 0 bytes written, not an error.
+func (o *outbox) writev(iov []syscall.Iovec) (int, error) {
+	if len(iov) == 0 {
+		return 0, nil
+	}
+	var n uintptr
+	var errno syscall.Errno
+	err := o.raw.Write(func(fd uintptr) bool {
+		for {
+			n, _, errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+			if errno != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	switch errno {
+	case 0:
+		return int(n), nil
+	case syscall.EAGAIN:
+		return 0, nil
+	default:
+		return 0, errno
+	}
+}
+
+func (o *outbox) writeLoop() {
+	var bufs net.Buffers
+	// Two queues swap roles, so appending to the live one reuses the
+	// other's array instead of growing a new one every wakeup.
+	var spare []outItem
+	for {
+		select {
+		case <-o.sig:
+		case <-o.done:
+			return
+		}
+		for {
+			o.mu.Lock()
+			if o.writing {
+				// A flush owns the socket; it kicks again if it leaves
+				// anything behind.
+				o.mu.Unlock()
+				break
+			}
+			if len(o.items) == 0 {
+				drained := o.drainThen
+				o.mu.Unlock()
+				if drained {
+					o.end()
+					return
+				}
+				break
+			}
+			items := o.items
+			o.items = spare[:0]
+			o.bytes = 0
+			o.writing = true
+			o.mu.Unlock()
+			err := o.write(items, &bufs)
+			clear(items) // drop the frames' bytes
+			spare = items
+			o.mu.Lock()
+			o.writing = false
+			o.mu.Unlock()
+			if err != nil {
+				o.end()
+				return
+			}
+		}
+	}
+}
+
+// write writes items in order, frames batched into one writev. Every
+// body's release runs, written or not.
+func (o *outbox) write(items []outItem, bufs *net.Buffers) (err error) {
+	*bufs = (*bufs)[:0]
+	for i, it := range items {
+		if it.body == nil {
+			if err == nil {
+				*bufs = append(*bufs, it.b)
+			}
+			continue
+		}
+		if err == nil && len(*bufs) > 0 {
+			_, err = bufs.WriteTo(o.nc)
+			*bufs = (*bufs)[:0]
+		}
+		if err == nil {
+			_, err = it.body.WriteTo(o.nc)
+		}
+		it.release()
+		items[i] = outItem{}
+	}
+	if err == nil && len(*bufs) > 0 {
+		_, err = bufs.WriteTo(o.nc)
+	}
+	return err
+}
+
+// queued is the number of bytes waiting to be written.
+func (o *outbox) queued() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bytes
+}
+
+// isClosed reports whether the outbox has closed.
+func (o *outbox) isClosed() bool {
+	select {
+	case <-o.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// end ends the connection from inside the outbox.
+func (o *outbox) end() {
+	if o.onEnd != nil {
+		o.onEnd()
+		return
+	}
+	o.shutdown()
+}
+
+// shutdown closes the socket once and stops the writer; queued bodies
+// are released.
+func (o *outbox) shutdown() {
+	o.once.Do(func() {
+		close(o.done)
+		o.nc.Close()
+		o.mu.Lock()
+		o.closed = true
+		rest := o.items
+		o.items = nil
+		o.bytes = 0
+		o.mu.Unlock()
+		for _, it := range rest {
+			if it.release != nil {
+				it.release()
+			}
+		}
+	})
+}
+
+// flushSet collects outboxes that were pushed to under a lock, to flush
+// once it is released: the applier's replies and notifications of a batch
+// (Server.order), the leader's PROPOSALs and COMMITs (leader.mu).
+type flushSet struct {
+	mu  sync.Mutex
+	set []*outbox
+}
+
+// add takes o into the set unless it is already due in one.
+func (f *flushSet) add(o *outbox) {
+	if !o.schedule() {
+		return
+	}
+	f.mu.Lock()
+	f.set = append(f.set, o)
+	f.mu.Unlock()
+}
+
+// inlineFlushes is how many outboxes a flushSet writes itself; a larger
+// set wakes their writers instead, so that a batch's many sockets are
+// written on every core rather than one after another on the goroutine
+// that flushes (the applier or the log writer, which would then hold up
+// the next batch).
+const inlineFlushes = 4
+
+// flush flushes every outbox in the set and empties it.
+func (f *flushSet) flush() {
+	f.mu.Lock()
+	set := f.set
+	f.set = nil
+	f.mu.Unlock()
+	inline := len(set) <= inlineFlushes
+	for i, o := range set {
+		if inline {
+			o.flush()
+		} else {
+			o.unschedule()
+			o.kick()
+		}
+		set[i] = nil
+	}
+	f.mu.Lock()
+	if f.set == nil {
+		f.set = set[:0] // reuse the array
+	}
+	f.mu.Unlock()
+}
