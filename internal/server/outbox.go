@@ -340,16 +340,6 @@ func (o *outbox) queued() int {
 	return o.bytes
 }
 
-// isClosed reports whether the outbox has closed.
-func (o *outbox) isClosed() bool {
-	select {
-	case <-o.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // end ends the connection from inside the outbox.
 func (o *outbox) end() {
 	if o.onEnd != nil {
