@@ -19,3 +19,10 @@ func AddSession(s *Server, id wire.SessionID, timeout int32) {
 // SetClientsOK sets the flag a role sets when it starts serving and
 // stopRole clears.
 func SetClientsOK(s *Server, ok bool) { s.clientsOK.Store(ok) }
+
+// queued is the number of bytes waiting in an outbox.
+func (o *outbox) queued() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bytes
+}

@@ -172,11 +172,12 @@ func (o *outbox) flush() {
 	o.writing = true
 	var iov [maxIovecs]syscall.Iovec
 	for {
-		n := 0
+		n, want := 0, 0
 		for n < len(o.items) && n < maxIovecs && o.items[n].body == nil {
 			if b := o.items[n].b; len(b) > 0 {
 				iov[n] = syscall.Iovec{Base: &b[0]}
 				iov[n].SetLen(len(b))
+				want += len(b)
 			} else {
 				iov[n] = syscall.Iovec{}
 			}
@@ -192,7 +193,8 @@ func (o *outbox) flush() {
 			return
 		}
 		o.consume(wrote)
-		if len(o.items) == 0 || o.items[0].body != nil || o.drainThen || !o.fullyWritten(iov[:n], wrote) {
+		if wrote < want || len(o.items) == 0 || o.items[0].body != nil || o.drainThen {
+			// The socket is full, or the rest is the writer's.
 			break
 		}
 	}
@@ -202,15 +204,6 @@ func (o *outbox) flush() {
 	if rest {
 		o.kick()
 	}
-}
-
-// fullyWritten reports whether a writev of iov wrote all of it.
-func (o *outbox) fullyWritten(iov []syscall.Iovec, wrote int) bool {
-	total := 0
-	for _, v := range iov {
-		total += int(v.Len)
-	}
-	return wrote == total
 }
 
 // consume drops wrote bytes from the head of the queue. Caller holds mu.
@@ -333,13 +326,6 @@ func (o *outbox) write(items []outItem, bufs *net.Buffers) (err error) {
 	return err
 }
 
-// queued is the number of bytes waiting to be written.
-func (o *outbox) queued() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.bytes
-}
-
 // end ends the connection from inside the outbox.
 func (o *outbox) end() {
 	if o.onEnd != nil {
@@ -369,9 +355,11 @@ func (o *outbox) shutdown() {
 	})
 }
 
-// flushSet collects outboxes that were pushed to under a lock, to flush
-// once it is released: the applier's replies and notifications of a batch
-// (Server.order), the leader's PROPOSALs and COMMITs (leader.mu).
+// flushSet collects outboxes pushed to while writing was not yet
+// possible, to flush together later: the applier's replies and
+// notifications of a batch (once Server.order is released), a follower's
+// ACKs of a logged batch, the writes a client's burst forwarded to the
+// leader.
 type flushSet struct {
 	mu  sync.Mutex
 	set []*outbox
@@ -390,8 +378,7 @@ func (f *flushSet) add(o *outbox) {
 // inlineFlushes is how many outboxes a flushSet writes itself; a larger
 // set wakes their writers instead, so that a batch's many sockets are
 // written on every core rather than one after another on the goroutine
-// that flushes (the applier or the log writer, which would then hold up
-// the next batch).
+// that flushes (the applier, which would then hold up the next batch).
 const inlineFlushes = 4
 
 // flush flushes every outbox in the set and empties it.

@@ -401,14 +401,14 @@ func (p *pipeline) applyBatch(r *request) {
 	p.s.order.Lock()
 	p.s.applying.Store(&p.flushes)
 	p.apply(r)
+batch:
 	for i := 1; i < maxApplyBatch; i++ {
 		select {
 		case r = <-p.applyCh:
 			p.apply(r)
-			continue
 		default:
+			break batch
 		}
-		break
 	}
 	p.s.applying.Store(nil)
 	p.s.order.Unlock()
