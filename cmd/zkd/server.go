@@ -14,6 +14,7 @@ import (
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/gctune"
 	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/sysmon"
 )
 
 func serverCmd() *cobra.Command {
@@ -48,11 +49,21 @@ func serverCmd() *cobra.Command {
 			if pprofOn {
 				cfg.AdminPprof = true
 			}
+			// First, before anything is opened: on success this process
+			// is replaced by the same command with GODEBUG amended, which
+			// then gets here again and goes on.
+			var sysmonErr error
+			if cfg.SysmonAwake {
+				sysmonErr = sysmon.KeepAwake()
+			}
 			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			if sysmonErr != nil {
+				log.Warn("running with Go's default sysmon", zap.Error(sysmonErr))
+			}
 			for _, k := range cfg.Unknown {
 				log.Warn("unknown zoo.cfg key ignored", zap.String("key", k))
 			}

@@ -133,6 +133,10 @@ type Config struct {
 	// GCAdaptive (zkd.gc.adaptive, default true) lets `zkd server` size the
 	// garbage collector's headroom to the live heap (internal/gctune).
 	GCAdaptive bool
+	// SysmonAwake (zkd.sysmon.awake, default true) lets `zkd server`
+	// re-execute itself so that the Go runtime's monitor thread never parks
+	// (internal/sysmon).
+	SysmonAwake bool
 	// Servers are the server.N members, sorted by ID.
 	Servers []Server
 	// PeerType is "participant" or "observer".
@@ -199,6 +203,7 @@ func newConfig() *Config {
 		PreAllocSizeKB:           DefaultPreAllocSizeKB,
 		ForceSync:                true,
 		GCAdaptive:               true,
+		SysmonAwake:              true,
 		FsyncWarningThresholdMs:  DefaultFsyncWarningThresholdMs,
 		AutopurgeSnapRetainCount: DefaultAutopurgeSnapRetain,
 		StandaloneEnabled:        true,
@@ -487,6 +492,9 @@ func (c *Config) String() string {
 	}
 	if !c.GCAdaptive {
 		put("zkd.gc.adaptive", c.GCAdaptive)
+	}
+	if !c.SysmonAwake {
+		put("zkd.sysmon.awake", c.SysmonAwake)
 	}
 	put("peerType", c.PeerType)
 	put("zkd.log.level", c.LogLevel)

@@ -41,6 +41,7 @@ func TestParseDefaults(t *testing.T) {
 		AutopurgeSnapRetainCount:        3,
 		StandaloneEnabled:               true,
 		GCAdaptive:                      true,
+		SysmonAwake:                     true,
 		AdminEnableServer:               true,
 		AdminServerAddress:              "0.0.0.0",
 		AdminServerPort:                 8080,

@@ -79,6 +79,7 @@ var keys = map[string]keyDef{
 	"zkd.metrics.enabled":       {set: boolKey(func(c *Config) *bool { return &c.MetricsEnabled })},
 	"zkd.admin.pprof":           {set: boolKey(func(c *Config) *bool { return &c.AdminPprof })},
 	"zkd.gc.adaptive":           {set: boolKey(func(c *Config) *bool { return &c.GCAdaptive })},
+	"zkd.sysmon.awake":          {set: boolKey(func(c *Config) *bool { return &c.SysmonAwake })},
 
 	"4lw.commands.whitelist": {sysprop: true, set: func(c *Config, v string) error {
 		c.FourLetterWhitelist = parseWhitelist(v)
