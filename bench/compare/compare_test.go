@@ -194,6 +194,23 @@ func TestTableShowsMediansRatioAndTarget(t *testing.T) {
 	}
 }
 
+func TestTableShowsTheNullServerFloorWhereMeasured(t *testing.T) {
+	res := &Results{Figures: []*FigureResult{
+		{Title: "sessions established", Topology: "3 nodes", Unit: "sessions/s", Floor: &Sample{Value: 14123}},
+		{Title: "getData throughput 64x8", Topology: "3 nodes", Unit: "ops/s"},
+	}}
+	lines := strings.Split(formatTable(res), "\n")
+	if !strings.Contains(lines[0], "null server") {
+		t.Fatalf("header lacks the null server column: %q", lines[0])
+	}
+	if !strings.HasSuffix(strings.TrimSpace(lines[1]), "14123") {
+		t.Errorf("connect row lacks its floor: %q", lines[1])
+	}
+	if strings.Contains(lines[2], "14123") {
+		t.Errorf("a figure without a floor shows one: %q", lines[2])
+	}
+}
+
 // A second run on the same day must not overwrite the first one's files
 // (they may be committed already).
 func TestWriteResultsNeverOverwrites(t *testing.T) {

@@ -4,6 +4,8 @@
 // runs against both servers in alternation, ZooKeeper then zkd, for
 // several rounds, on a standalone server and on a 3-node ensemble; then
 // each server fills a large tree, restarts on it and loses its leader.
+// The connection storm and the watch fan-out also run once against a null
+// server (bench/internal/nullzk), the floor this machine sets for them.
 // It prints medians, the ratio zkd/ZooKeeper and whether the issue's
 // targets are met, and writes bench/results/compare-<date>.json and .md.
 // Run from the repository root (see docs/bench-compare.md):
@@ -214,7 +216,7 @@ func (o options) serverWarmupOf(f Figure) time.Duration {
 // start once and get the server warm-up; the lifecycle costs what a fill
 // at a few thousand creates/s and two restarts take.
 func estimate(o options, figs []Figure) time.Duration {
-	var per, warm, life time.Duration
+	var per, warm, life, floor time.Duration
 	topologies := map[Topology]bool{}
 	workloads := map[string]bool{}
 	for _, f := range figs {
@@ -233,6 +235,13 @@ func estimate(o options, figs []Figure) time.Duration {
 		default:
 			per += 2 * (o.infoDuration + o.infoWarmup + 1500*time.Millisecond)
 		}
+		if f.Kind == LoadRun && floorWorkloads[f.Workload] { // one run against the null server
+			if f.Workload == "watch" {
+				floor += 15 * time.Second
+			} else {
+				floor += o.duration + o.warmup + 1500*time.Millisecond
+			}
+		}
 		key := f.Topology.String() + " " + f.Workload
 		if f.Kind == LoadRun && !workloads[key] {
 			workloads[key] = true
@@ -244,5 +253,5 @@ func estimate(o options, figs []Figure) time.Duration {
 		}
 	}
 	warm += time.Duration(len(topologies)) * 2 * 5 * time.Second // deployments started
-	return time.Duration(o.rounds)*per + warm + time.Duration(o.lifeRounds)*life
+	return time.Duration(o.rounds)*per + warm + floor + time.Duration(o.lifeRounds)*life
 }

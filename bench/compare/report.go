@@ -13,7 +13,7 @@ import (
 // both medians, the ratio, the target and whether it is met.
 func formatTable(res *Results) string {
 	var b strings.Builder
-	head := []string{"figure", "topology", "unit", "zkd", "ZooKeeper", "zkd/ZK", "target", "met?"}
+	head := []string{"figure", "topology", "unit", "zkd", "ZooKeeper", "zkd/ZK", "target", "met?", "null server"}
 	rows := [][]string{head}
 	for _, f := range res.Figures {
 		met := "-"
@@ -26,7 +26,11 @@ func formatTable(res *Results) string {
 		if f.Target != 0 {
 			target = map[bool]string{true: "<= ", false: ">= "}[f.LowerIsBetter] + strconv.FormatFloat(f.Target, 'f', -1, 64)
 		}
-		rows = append(rows, []string{f.Title, f.Topology, f.Unit, num(f.Zkd), num(f.ZooKeeper), ratioString(f.Ratio), target, met})
+		floor := ""
+		if f.Floor != nil {
+			floor = num(Side{Samples: []Sample{*f.Floor}, Median: f.Floor.Value})
+		}
+		rows = append(rows, []string{f.Title, f.Topology, f.Unit, num(f.Zkd), num(f.ZooKeeper), ratioString(f.Ratio), target, met, floor})
 	}
 	widths := make([]int, len(head))
 	for _, row := range rows {
@@ -36,7 +40,7 @@ func formatTable(res *Results) string {
 	}
 	for _, row := range rows {
 		for i, c := range row {
-			if i >= 3 && i <= 5 {
+			if i >= 3 && i <= 5 || i == 8 {
 				fmt.Fprintf(&b, "%*s  ", widths[i], c) // numbers right-aligned
 			} else {
 				fmt.Fprintf(&b, "%-*s  ", widths[i], c)
@@ -133,6 +137,7 @@ func markdown(res *Results, table string) string {
 	fmt.Fprintf(&b, "- options: %s\n\n", optionsLine(res.Options))
 	b.WriteString("```\n" + table + "```\n\n")
 	b.WriteString("Medians over the rounds; ratio = zkd / ZooKeeper. Raw samples and the commands run are in the JSON file of the same name.\n")
+	b.WriteString("\"null server\": the same run once, before the rounds, against bench/internal/nullzk, which answers every request at once and keeps, logs and replicates nothing: the floor of the figure on this machine, with the load tool on the same cores.\n")
 	if rounds := samplesTable(res); rounds != "" {
 		b.WriteString("\nPer figure: the unmeasured warm-up runs before the first round (oldest first), then each round's sample.\n\n```\n" + rounds + "```\n")
 	}

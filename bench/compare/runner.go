@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zkd/zkd/bench/internal/nullzk"
 	"github.com/zkd/zkd/bench/internal/servers"
 )
 
@@ -56,6 +57,11 @@ type FigureResult struct {
 	Ratio float64 `json:"ratio_zkd_over_zookeeper"`
 	// Met is nil for a figure without a target or without a ratio.
 	Met *bool `json:"met,omitempty"`
+	// Floor is the figure measured once, before the rounds, against the
+	// null server (bench/internal/nullzk), which answers every request
+	// at once and does nothing else: what the load tool reaches on this
+	// machine when the server costs nothing. Nil where not measured.
+	Floor *Sample `json:"null_server,omitempty"`
 }
 
 // Results is the whole run, as the results file holds it.
@@ -212,6 +218,9 @@ func (r *runner) runAll(ctx context.Context) error {
 		r.res.Fsync = raw
 		fmt.Printf("fsync of %s: p50 %.2f ms, p99 %.2f ms\n", fsyncDir, res.Latency.P50, res.Latency.P99)
 	}
+	if err := r.measureFloors(ctx); err != nil {
+		return err
+	}
 	for _, topo := range []Topology{Standalone, Ensemble} {
 		var figs []Figure
 		for _, f := range r.figs {
@@ -244,6 +253,38 @@ func (r *runner) runAll(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// floorWorkloads are the workloads the null server serves.
+var floorWorkloads = map[string]bool{"connect": true, "watch": true}
+
+// measureFloors runs each selected connection-storm and fan-out figure
+// once against a null server with as many members as the figure's
+// topology (FigureResult.Floor).
+func (r *runner) measureFloors(ctx context.Context) error {
+	for _, f := range r.figs {
+		if f.Kind != LoadRun || !floorWorkloads[f.Workload] {
+			continue
+		}
+		null, err := nullzk.Start(f.Topology.Members())
+		if err != nil {
+			r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s null server: %v", f.ID, err))
+			continue
+		}
+		s := r.loadRun(ctx, 0, f, null.ConnectString(), 0)
+		null.Stop()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.rows[f.ID].Floor = &s
+		if s.Error != "" {
+			r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s null server: %s", f.ID, firstLine(s.Error)))
+			fmt.Printf("  %-22s %-9s FAILED: %s\n", f.ID, "null", firstLine(s.Error))
+			continue
+		}
+		fmt.Printf("  %-22s %-9s %12.2f %s (floor of this machine)\n", f.ID, "null", s.Value, f.Unit)
 	}
 	return nil
 }
@@ -306,7 +347,7 @@ func (r *runner) loadRuns(ctx context.Context, round int, clusters map[string]*s
 			// measure ZooKeeper's saturation anyway.
 			sat := setDataSaturation
 			r.waitIdle(ctx, clusters, zookeeper)
-			s := r.loadRun(ctx, round, sat, clusters[zookeeper], 0)
+			s := r.loadRun(ctx, round, sat, clusters[zookeeper].ConnectString(), 0)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -330,7 +371,7 @@ func (r *runner) loadRuns(ctx context.Context, round int, clusters map[string]*s
 		}
 		for _, server := range serverOrder {
 			r.waitIdle(ctx, clusters, server)
-			s := r.loadRun(ctx, round, f, clusters[server], rate)
+			s := r.loadRun(ctx, round, f, clusters[server].ConnectString(), rate)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -371,7 +412,7 @@ func (r *runner) warmUp(ctx context.Context, clusters map[string]*servers.Cluste
 			var vals []string
 			for i := 0; i < chunks; i++ {
 				r.waitIdle(ctx, clusters, server)
-				s := r.run(ctx, 0, f, clusters[server], 0, chunk, 0)
+				s := r.run(ctx, 0, f, clusters[server].ConnectString(), 0, chunk, 0)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
@@ -425,20 +466,21 @@ func (r *runner) waitIdle(ctx context.Context, clusters map[string]*servers.Clus
 // setData throughput figure itself is not selected.
 var setDataSaturation = Figure{ID: "e3.setdata", Workload: "setdata", Args: sessionArgs, Metric: OpsPerSec, Unit: "ops/s", Long: true, Topology: Ensemble}
 
-// loadRun runs the load tool once for figure f against c, for the
-// figure's duration and warm-up.
-func (r *runner) loadRun(ctx context.Context, round int, f Figure, c *servers.Cluster, rate float64) Sample {
+// loadRun runs the load tool once for figure f against the servers at
+// addrs (a connect string), for the figure's duration and warm-up.
+func (r *runner) loadRun(ctx context.Context, round int, f Figure, addrs string, rate float64) Sample {
 	d, w := r.o.infoDuration, r.o.infoWarmup
 	if f.Long {
 		d, w = r.o.duration, r.o.warmup
 	}
-	return r.run(ctx, round, f, c, rate, d, w)
+	return r.run(ctx, round, f, addrs, rate, d, w)
 }
 
-// run runs the load tool once for figure f against c: measured for d after
-// w unmeasured (ignored by the watch workload, which runs its rounds).
-func (r *runner) run(ctx context.Context, round int, f Figure, c *servers.Cluster, rate float64, d, w time.Duration) Sample {
-	args := []string{"--server", c.ConnectString(), "--workload", f.Workload, "--root", "/zkd-bench-" + strings.ReplaceAll(f.ID, ".", "-")}
+// run runs the load tool once for figure f against addrs: measured for d
+// after w unmeasured (ignored by the watch workload, which runs its
+// rounds).
+func (r *runner) run(ctx context.Context, round int, f Figure, addrs string, rate float64, d, w time.Duration) Sample {
+	args := []string{"--server", addrs, "--workload", f.Workload, "--root", "/zkd-bench-" + strings.ReplaceAll(f.ID, ".", "-")}
 	args = append(args, f.Args...)
 	timeout := 5 * time.Minute
 	if f.Workload != "watch" {
