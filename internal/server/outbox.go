@@ -170,21 +170,23 @@ func (o *outbox) flush() {
 		return
 	}
 	o.writing = true
-	var iov [maxIovecs]syscall.Iovec
+	w := iovPool.Get().(*iovWrite)
+	defer w.release()
 	for {
 		n, want := 0, 0
 		for n < len(o.items) && n < maxIovecs && o.items[n].body == nil {
 			if b := o.items[n].b; len(b) > 0 {
-				iov[n] = syscall.Iovec{Base: &b[0]}
-				iov[n].SetLen(len(b))
+				w.iov[n] = syscall.Iovec{Base: &b[0]}
+				w.iov[n].SetLen(len(b))
 				want += len(b)
 			} else {
-				iov[n] = syscall.Iovec{}
+				w.iov[n] = syscall.Iovec{}
 			}
 			n++
 		}
+		w.used = max(w.used, n)
 		o.mu.Unlock()
-		wrote, err := o.writev(iov[:n])
+		wrote, err := w.writev(o.raw, n)
 		o.mu.Lock()
 		if err != nil {
 			o.writing = false
@@ -225,30 +227,63 @@ func (o *outbox) consume(wrote int) {
 
 // writev writes iov once, without waiting for the socket to have room:
 // EAGAIN is 0 bytes written, not an error.
-func (o *outbox) writev(iov []syscall.Iovec) (int, error) {
-	if len(iov) == 0 {
+// iovWrite is one non-blocking writev's iovecs and results. A flush takes
+// one from iovPool: on the flush's stack the array escaped to the heap
+// (the system call runs in a closure handed to RawConn.Write), 8 KiB
+// allocated and cleared per flush.
+type iovWrite struct {
+	iov   [maxIovecs]syscall.Iovec
+	used  int // entries set since the last release
+	n     int // iovecs to write
+	wrote uintptr
+	errno syscall.Errno
+	// do is w.write bound once, so handing it to RawConn.Write allocates
+	// nothing.
+	do func(fd uintptr) bool
+}
+
+var iovPool = sync.Pool{New: func() any {
+	w := new(iovWrite)
+	w.do = w.write
+	return w
+}}
+
+// release drops the iovecs' references to queued frames and returns w to
+// the pool.
+func (w *iovWrite) release() {
+	clear(w.iov[:w.used])
+	w.used = 0
+	iovPool.Put(w)
+}
+
+func (w *iovWrite) write(fd uintptr) bool {
+	for {
+		var errno syscall.Errno
+		w.wrote, _, errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(w.n))
+		if errno != syscall.EINTR {
+			w.errno = errno
+			return true
+		}
+	}
+}
+
+// writev writes the first n iovecs with one non-blocking writev; the
+// socket being full (EAGAIN) counts as 0 bytes written.
+func (w *iovWrite) writev(raw syscall.RawConn, n int) (int, error) {
+	if n == 0 {
 		return 0, nil
 	}
-	var n uintptr
-	var errno syscall.Errno
-	err := o.raw.Write(func(fd uintptr) bool {
-		for {
-			n, _, errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-			if errno != syscall.EINTR {
-				return true
-			}
-		}
-	})
-	if err != nil {
+	w.n = n
+	if err := raw.Write(w.do); err != nil {
 		return 0, err
 	}
-	switch errno {
+	switch w.errno {
 	case 0:
-		return int(n), nil
+		return int(w.wrote), nil
 	case syscall.EAGAIN:
 		return 0, nil
 	default:
-		return 0, errno
+		return 0, w.errno
 	}
 }
 
