@@ -210,3 +210,32 @@ func TestOutboxHoldAndFlushSet(t *testing.T) {
 		require.Equal(t, 1+i, binary.BigEndian.Uint32(buf[4:]))
 	}
 }
+
+// A set larger than one goroutine's chunk (a watch fan-out) is written
+// whole: the part past the first chunk by helper goroutines.
+func TestFlushSetWritesEveryOutboxOfALargeSet(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	n := 2*flushChunk + 5
+	readers := make([]net.Conn, n)
+	var fs flushSet
+	for i := range n {
+		a, b := tcpPair(t)
+		readers[i] = b
+		o := newOutbox(a, nil)
+		o.start()
+		defer o.shutdown()
+		if act, _, _ := o.push(outItem{b: seqFrame(uint32(i), 0, 0)}); act {
+			fs.add(o)
+		}
+	}
+	require.Len(t, fs.set, n)
+	fs.flush()
+	require.Empty(t, fs.set)
+	buf := make([]byte, 8)
+	for i, r := range readers {
+		require.NoError(t, r.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err := io.ReadFull(r, buf)
+		require.NoError(t, err, "outbox %d", i)
+		require.Equal(t, uint32(i), binary.BigEndian.Uint32(buf))
+	}
+}
