@@ -219,8 +219,6 @@ func (o *outbox) consume(wrote int) {
 	o.items = o.items[:n]
 }
 
-// writev writes iov once, without waiting for the socket to have room:
-// EAGAIN is 0 bytes written, not an error.
 // iovWrite is one non-blocking writev's iovecs and results. A flush takes
 // one from iovPool: on the flush's stack the array escaped to the heap
 // (the system call runs in a closure handed to RawConn.Write), 8 KiB
