@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,13 +42,16 @@ type leader struct {
 	bc           *zab.Broadcast
 	handlers     map[int64]*learnerHandler
 	forwarding   map[int64]*learnerHandler
-	pending      map[int64]*request // proposed, not committed
-	pdata        map[int64][]byte   // their PROPOSAL payloads
-	hist         []histEntry        // recent committed txns, ascending
-	tracker      *zab.LearnerTracker
-	tick         int64
-	syncq        *zab.SyncQueue
-	failErr      error // set when the role must end
+	// peerObs are the outboxes of forwarding, for the applier to read
+	// without l.mu (applied); replaced whenever forwarding changes.
+	peerObs atomic.Pointer[[]*outbox]
+	pending map[int64]*request // proposed, not committed
+	pdata   map[int64][]byte   // their PROPOSAL payloads
+	hist    []histEntry        // recent committed txns, ascending
+	tracker *zab.LearnerTracker
+	tick    int64
+	syncq   *zab.SyncQueue
+	failErr error // set when the role must end
 	// handed is the zxid of the last txn handed to the applier; the tree
 	// reaches it asynchronously.
 	handed int64
@@ -319,6 +323,7 @@ func (l *leader) acceptLoop(ctx context.Context, wg *sync.WaitGroup) {
 			if l.handlers[h.sid] == h {
 				delete(l.handlers, h.sid)
 				delete(l.forwarding, h.sid)
+				l.forwardingChangedLocked()
 				l.tracker.Remove(h.sid)
 			}
 			l.mu.Unlock()
@@ -464,7 +469,34 @@ func (h *learnerHandler) sync(peerZxid int64) error {
 		h.q.send(&zab.QuorumPacket{Type: zab.PktProposal, Zxid: z, Data: l.pdata[z]})
 	}
 	l.forwarding[h.sid] = h
+	l.forwardingChangedLocked()
 	return nil
+}
+
+// forwardingChangedLocked republishes the outboxes of forwarding. Caller
+// holds l.mu.
+func (l *leader) forwardingChangedLocked() {
+	obs := make([]*outbox, 0, len(l.forwarding))
+	for _, h := range l.forwarding {
+		obs = append(obs, h.q.ob)
+	}
+	l.peerObs.Store(&obs)
+}
+
+// applied implements replicator. The COMMITs of what the applier just
+// applied were queued to the learners before the applier got the txns;
+// writing them now, before the batch's replies, means a learner has them
+// before a client of the leader hears of the write, so another client on
+// that learner rarely reads the old state (ZooKeeper promises that only
+// after a sync, but its leader also sends COMMITs before it applies, and
+// recipes such as barriers lean on that). An outbox its writer goroutine
+// is already writing is left to it.
+func (l *leader) applied() {
+	if obs := l.peerObs.Load(); obs != nil {
+		for _, o := range *obs {
+			o.flush()
+		}
+	}
 }
 
 // broadcast serves a synced learner: acks, forwarded requests, pings,

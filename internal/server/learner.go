@@ -363,6 +363,9 @@ func (l *learner) attachLocked(r *request) {
 // proposing implements replicator (nothing: learners do not propose).
 func (l *learner) proposing([]*request) {}
 
+// applied implements replicator: nothing to send ahead of the replies.
+func (l *learner) applied() {}
+
 // logged implements replicator: a follower ACKs each logged proposal; an
 // observer, which gets txns already committed (INFORM), applies them.
 func (l *learner) logged(batch []*request) {

@@ -205,6 +205,8 @@ func (p *pipeline) refusesLocal(r *request) bool {
 type replicator interface {
 	proposing(batch []*request)
 	logged(batch []*request)
+	// applied runs after an apply batch, before its replies are written.
+	applied()
 }
 
 func (p *pipeline) replicator() replicator {
@@ -412,6 +414,9 @@ batch:
 	}
 	p.s.applying.Store(nil)
 	p.s.order.Unlock()
+	if rep := p.replicator(); rep != nil {
+		rep.applied()
+	}
 	p.flushes.flush()
 }
 

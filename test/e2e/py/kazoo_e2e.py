@@ -243,6 +243,11 @@ def check_barrier(zk):
     bar = zk.Barrier(path)
     expect(other.Barrier(path).wait(1), "wait on an absent barrier returns at once")
     bar.create()
+    # other may be connected to another member, which ZooKeeper lets
+    # apply the create later: only a sync makes another session's write
+    # visible (ZooKeeper's consistency guarantees). Without it the waiter
+    # could find no barrier and pass, against zkd and ZooKeeper alike.
+    other.sync(path)
     done = threading.Event()
     result = []
 
