@@ -3,6 +3,7 @@ package server
 import (
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -165,7 +166,7 @@ func (o *outbox) flush() {
 	}
 	o.writing = true
 	w := iovPool.Get().(*iovWrite)
-	defer w.release()
+	defer iovPool.Put(w)
 	for {
 		n, want := 0, 0
 		for n < len(o.items) && n < maxIovecs && o.items[n].body == nil {
@@ -178,9 +179,9 @@ func (o *outbox) flush() {
 			}
 			n++
 		}
-		w.used = max(w.used, n)
 		o.mu.Unlock()
 		wrote, err := w.writev(o.raw, n)
+		clear(w.iov[:n]) // a pooled array keeps no frame alive
 		o.mu.Lock()
 		if err != nil {
 			o.writing = false
@@ -225,7 +226,6 @@ func (o *outbox) consume(wrote int) {
 // allocated and cleared per flush.
 type iovWrite struct {
 	iov   [maxIovecs]syscall.Iovec
-	used  int // entries set since the last release
 	n     int // iovecs to write
 	wrote uintptr
 	errno syscall.Errno
@@ -239,14 +239,6 @@ var iovPool = sync.Pool{New: func() any {
 	w.do = w.write
 	return w
 }}
-
-// release drops the iovecs' references to queued frames and returns w to
-// the pool.
-func (w *iovWrite) release() {
-	clear(w.iov[:w.used])
-	w.used = 0
-	iovPool.Put(w)
-}
 
 func (w *iovWrite) write(fd uintptr) bool {
 	for {
@@ -425,9 +417,8 @@ func (f *flushSet) flush() {
 	first := set
 	if len(set) > flushChunk {
 		first = set[:flushChunk]
-		for rest := set[flushChunk:]; len(rest) > 0; {
-			part := append([]*outbox(nil), rest[:min(len(rest), flushChunk)]...)
-			rest = rest[len(part):]
+		for part := range slices.Chunk(set[flushChunk:], flushChunk) {
+			part = slices.Clone(part) // set's array is reused below
 			go func() {
 				for _, o := range part {
 					o.flush()
